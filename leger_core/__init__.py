@@ -1,0 +1,28 @@
+"""Leger's core: hook specs, plugin manager, CLI, config and shared types.
+
+Importing this package is cheap on purpose (the fast path imports it on every container
+start); ``hookimpl`` loads pluggy only when a plugin asks for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pluggy
+
+    hookimpl: pluggy.HookimplMarker
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "hookimpl"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "hookimpl":
+        import pluggy
+
+        marker = pluggy.HookimplMarker("leger")
+        globals()["hookimpl"] = marker
+        return marker
+    raise AttributeError(f"module 'leger_core' has no attribute {name!r}")

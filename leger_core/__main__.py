@@ -1,0 +1,3 @@
+from leger_core.cli import entrypoint
+
+entrypoint()

@@ -1,0 +1,63 @@
+"""Services' secrets from config: ``[services.NAME] secrets = [...]`` and ``[services.NAME.env]``.
+
+[services.openwebui]
+secrets = ["openai_api_key"]          # legerd name <prefix>openai_api_key, env OPENAI_API_KEY
+[services.openwebui.env]
+ANTHROPIC_API_KEY = "team/anthropic"  # env var = legerd secret name, used verbatim
+"""
+
+from __future__ import annotations
+
+import re
+
+from leger_core import hookimpl
+from leger_core.config import Config
+from leger_core.errors import ConfigError
+from leger_core.models import ServiceSecret
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def secret_prefix(config: Config) -> str:
+    """Where account secrets live in the local backend. ``leger secrets sync`` writes them
+    under ``leger/<user_uuid>/`` and records that prefix as ``secrets.prefix``."""
+    prefix = config.get("secrets.prefix", "")
+    if not isinstance(prefix, str):
+        raise ConfigError(f"secrets.prefix in {config.path} must be a string")
+    return prefix
+
+
+@hookimpl(trylast=True)
+def leger_service_names(config: Config) -> list[str]:
+    return sorted(config.section("services"))
+
+
+@hookimpl(tryfirst=True)
+def leger_service_secrets(service: str, config: Config) -> list[ServiceSecret] | None:
+    services = config.section("services")
+    table = services.get(service)
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(f"[services.{service}] in {config.path} must be a table")
+    prefix = secret_prefix(config)
+    result: list[ServiceSecret] = []
+    names = table.get("secrets", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"services.{service}.secrets in {config.path} must be a list of names")
+    for name in names:
+        env = name.upper().replace("-", "_").replace(".", "_")
+        if not ENV_NAME.match(env):
+            raise ConfigError(f"services.{service}.secrets: {name!r} is not a usable env name")
+        result.append(ServiceSecret(env=env, secret=prefix + name, source="config"))
+    env_table = table.get("env", {})
+    if not isinstance(env_table, dict):
+        raise ConfigError(f"[services.{service}.env] in {config.path} must be a table")
+    for env, secret in env_table.items():
+        if not ENV_NAME.match(env) or not isinstance(secret, str) or not secret:
+            raise ConfigError(
+                f"services.{service}.env.{env} in {config.path}: "
+                "keys are env var names, values are secret names"
+            )
+        result.append(ServiceSecret(env=env, secret=secret, source="config"))
+    return result

@@ -1,0 +1,98 @@
+"""The hooks a Leger plugin can implement. Every hook is prefixed ``leger_``.
+
+Each docstring says how the core uses the result. docs/plugins/hooks.md documents every hook
+with an example; tests/test_docs.py fails when one is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from leger_core.config import Config
+    from leger_core.models import ServiceSecret
+
+hookspec = pluggy.HookspecMarker("leger")
+
+Register = Callable[[str, Callable[..., Any]], None]
+
+
+@hookspec
+def leger_register_commands(cli: click.Group) -> None:
+    """Add click commands or groups to ``cli``.
+
+    Called once while the CLI is built. Use :func:`leger_core.cli.subgroup` to add a command to
+    a group that another plugin may also extend (``secrets``, ``inject``, …).
+    """
+
+
+@hookspec(firstresult=True)
+def leger_identity(config: Config) -> dict[str, Any] | None:
+    """Who this machine and user are, as a dict with ``user_id``, ``email``, ``tailnet``,
+    ``device_id`` and ``hostname``.
+
+    Stops at the first non-None result: return None when your provider does not apply here
+    (e.g. Tailscale is not running) so the next one is asked.
+    """
+
+
+@hookspec
+def leger_register_secret_backends(register: Register) -> None:
+    """Register secret backends: ``register("setec", factory)``.
+
+    ``factory(leger)`` receives the :class:`leger_core.context.Leger` context and returns an
+    object following :class:`leger_core.strategies.SecretBackend`. Backends are chosen by name
+    (config ``[secrets] backend`` or ``--backend``); a duplicate name is an error.
+    """
+
+
+@hookspec
+def leger_register_injectors(register: Register) -> None:
+    """Register injectors, the ways values reach a service: ``register("envfile", factory)``.
+
+    ``factory(leger)`` returns an object following :class:`leger_core.strategies.Injector`.
+    Chosen by name (``--strategy`` or config); a duplicate name is an error.
+    """
+
+
+@hookspec
+def leger_register_release_sources(register: Register) -> None:
+    """Register release sources, how a release's files are fetched: ``register("git", factory)``.
+
+    ``factory(leger)`` returns an object following :class:`leger_core.strategies.ReleaseSource`.
+    Chosen by name; a duplicate name is an error.
+    """
+
+
+@hookspec
+def leger_service_secrets(service: str, config: Config) -> list[ServiceSecret] | None:
+    """Which secrets ``service`` needs, as a list of :class:`leger_core.models.ServiceSecret`.
+
+    Every implementation is called; the core merges the lists (the first answer for an env var
+    wins, so more specific plugins should run first via ``tryfirst``). Return None when you
+    know nothing about the service. A service no implementation knows is an error listing the
+    known ones (see :func:`leger_service_names`).
+    """
+
+
+@hookspec
+def leger_service_names(config: Config) -> list[str] | None:
+    """Names of the services this plugin knows the secrets of; merged and used in error messages
+    ("unknown service 'x'; known: a, b") and listings."""
+
+
+@hookspec
+def leger_register_fast_commands(register: Callable[[str, str], None]) -> None:
+    """Register a fast path for a command that runs on every container start:
+    ``register("secrets fetch", "leger_plugin_envfile.fast:main")``.
+
+    The core caches the mapping so that ``leger secrets fetch …`` can import just that function
+    (given ``argv`` after the command words, returning an exit code) without discovering plugins
+    or importing click. The full click command must behave the same; the fast path is only an
+    optimisation and is skipped when the cache is missing or stale.
+    """

@@ -1,0 +1,1 @@
+"""Deploy and update quadlet releases. Behaviour lands in a later change."""

@@ -1,0 +1,134 @@
+"""Helpers for demo steps: a private home, commands echoed with their output, background
+daemons stopped at the end (by the PIDs this demo started, nothing else)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+class DemoFailed(Exception):
+    pass
+
+
+class Demo:
+    def __init__(self, keep: bool = False) -> None:
+        self.keep = keep
+        self.tmp = Path(tempfile.mkdtemp(prefix="leger-demo-"))
+        self.started = time.monotonic()
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.state: dict[str, Any] = {}  # what one step leaves for the next (URLs, sockets, …)
+        home = self.tmp / "home"
+        runtime = self.tmp / "run"
+        for d in (home, runtime):
+            d.mkdir(mode=0o700)
+        self.env: dict[str, str] = {
+            **os.environ,
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_STATE_HOME": str(home / ".local/state"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_DATA_HOME": str(home / ".local/share"),
+            "XDG_RUNTIME_DIR": str(runtime),
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "NO_COLOR": "1",
+        }
+
+    def __enter__(self) -> Demo:
+        print(f"Leger demo — private home in {self.tmp}")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for proc in reversed(self.processes):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if self.keep:
+            print(f"\nKept {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        if isinstance(exc, DemoFailed):
+            print(f"\nDemo failed: {exc}", file=sys.stderr)
+            sys.exit(1)
+
+    def section(self, title: str) -> None:
+        print(f"\n=== {title} ===")
+
+    def say(self, text: str) -> None:
+        print(f"# {text}")
+
+    def sh(
+        self,
+        args: Sequence[str],
+        *,
+        input: bytes | str | None = None,
+        env: Mapping[str, str] | None = None,
+        expect: int = 0,
+        show: bool = True,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command as a user would, print it and its output; fail the demo on a surprise
+        exit code."""
+        print(f"$ {shlex.join(args)}")
+        data = input.encode() if isinstance(input, str) else input
+        proc = subprocess.run(
+            list(args),
+            input=data,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            cwd=cwd or self.tmp,
+        )
+        out = proc.stdout.decode(errors="replace")
+        err = proc.stderr.decode(errors="replace")
+        if show:
+            for line in (out + err).rstrip().splitlines():
+                print(f"  {line}")
+        if proc.returncode != expect:
+            raise DemoFailed(f"{shlex.join(args)} exited {proc.returncode}, expected {expect}")
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    def background(
+        self, args: Sequence[str], *, env: Mapping[str, str] | None = None, log: str
+    ) -> subprocess.Popen[bytes]:
+        """Start a daemon for the rest of the demo; its output goes to a log file."""
+        print(f"$ {shlex.join(args)} &")
+        log_path = self.tmp / log
+        with open(log_path, "wb") as fh:
+            proc = subprocess.Popen(
+                list(args), env={**self.env, **(env or {})}, stdout=fh, stderr=subprocess.STDOUT
+            )
+        self.processes.append(proc)
+        return proc
+
+    def wait_for(self, check: Any, what: str, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.05)
+        raise DemoFailed(f"timed out waiting for {what}")
+
+    def done(self) -> None:
+        print(f"\nDemo finished in {time.monotonic() - self.started:.1f}s.")
