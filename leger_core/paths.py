@@ -1,0 +1,41 @@
+"""Where Leger keeps things (XDG, via platformdirs), in one place so plugins agree."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def state_dir() -> Path:
+    """``$XDG_STATE_HOME/leger`` (``~/.local/state/leger``): deployments, account info."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("leger"))
+
+
+def cache_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("leger"))
+
+
+def runtime_dir() -> Path:
+    """``$XDG_RUNTIME_DIR/leger`` (tmpfs), else ``/run/user/UID/leger``: files holding secrets."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return Path(base) / "leger"
+
+
+def account_file() -> Path:
+    """The logged-in account (server URL, user_uuid, email; never the token), written by
+    ``leger auth login``."""
+    return state_dir() / "account.json"
+
+
+def read_account() -> dict[str, Any] | None:
+    try:
+        data = json.loads(account_file().read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
