@@ -139,6 +139,8 @@ def call_register_hook(pm: pluggy.PluginManager, hook_name: str, registry: Any) 
         plugin_name = impl.plugin_name
 
         def register(name: str, factory: Any, _plugin: str = plugin_name) -> None:
+            if os.environ.get("LEGER_TRACE_PLUGINS"):
+                print(f"leger: trace: {hook_name}: {_plugin} registers {name!r}", file=sys.stderr)
             registry.register(name, factory, _plugin)
 
         try:

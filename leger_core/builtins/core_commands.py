@@ -13,6 +13,12 @@ from leger_core.config import parse_value
 from leger_core.context import Leger
 from leger_core.errors import NotFoundError
 
+REGISTER_HOOKS = {
+    "leger_register_secret_backends": "secret backends",
+    "leger_register_injectors": "injectors",
+    "leger_register_release_sources": "release sources",
+}
+
 
 @hookimpl(trylast=True)
 def leger_register_commands(cli: click.Group) -> None:
@@ -27,17 +33,35 @@ def leger_register_commands(cli: click.Group) -> None:
 def plugins_command(leger: Leger, show_all: bool, as_json: bool) -> None:
     """List installed plugins with their distribution, version and hooks."""
     infos = leger.pm.plugin_infos(include_defaults=show_all)
+    registered = _registered_names(leger)
+    rows = [{**asdict(i), "registers": registered.get(i.name, {})} for i in infos]
     if as_json:
-        click.echo(json.dumps([asdict(i) for i in infos], indent=2))
-        return
-    if not infos:
+        click.echo(json.dumps(rows, indent=2))
+    elif not rows:
         click.echo("No plugins installed.")
-        return
-    for info in infos:
-        origin = f"{info.distribution} {info.version}" if info.distribution else "built-in"
-        click.echo(f"{info.name}  ({origin})")
-        for hook in info.hooks:
-            click.echo(f"    {hook}")
+    for row in rows if not as_json else []:
+        origin = f"{row['distribution']} {row['version']}" if row["distribution"] else "built-in"
+        click.echo(f"{row['name']}  ({origin})")
+        click.echo(f"    hooks: {', '.join(row['hooks'])}")
+        for kind, names in row["registers"].items():
+            click.echo(f"    {kind}: {', '.join(names)}")
+    # Listing never hides a clash; building the registries raises the one clear error for it.
+    for registry in ("secret_backends", "injectors", "release_sources"):
+        getattr(leger, registry)
+
+
+def _registered_names(leger: Leger) -> dict[str, dict[str, list[str]]]:
+    """plugin name → kind → names it registered (backends, injectors, release sources)."""
+    # Collected without a Registry so a duplicate name shows here instead of failing the
+    # very command a user runs to find out which plugins clash.
+    out: dict[str, dict[str, list[str]]] = {}
+    for hook, kind in REGISTER_HOOKS.items():
+        for impl in getattr(leger.pm.hook, hook).get_hookimpls():
+            names: list[str] = []
+            impl.function(register=lambda name, factory, _names=names: _names.append(name))
+            if names:
+                out.setdefault(impl.plugin_name, {})[kind] = sorted(names)
+    return out
 
 
 @click.group(name="config")

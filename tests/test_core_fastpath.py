@@ -1,0 +1,84 @@
+"""The fast path: cached mapping of per-container-start commands to one function."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from leger_core import fastpath, hookimpl
+from leger_core.cli import fast_commands, main
+
+
+def _cache(tmp_path, monkeypatch, mapping):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("LEGER_NO_FAST", raising=False)
+    fastpath.update_cache(mapping)
+
+
+def test_update_cache_writes_mapping_for_this_interpreter(tmp_path, monkeypatch):
+    _cache(tmp_path, monkeypatch, {"secrets fetch": "m:f"})
+    data = json.loads((tmp_path / "cache/leger/fast-commands.json").read_text())
+    assert data == {fastpath.cache_key(): {"secrets fetch": "m:f"}}
+
+
+def test_find_imports_just_the_registered_function(tmp_path, monkeypatch, capsys):
+    mod = tmp_path / "fastmod_for_test.py"
+    mod.write_text("def main(args):\n    print('fast', args)\n    return 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _cache(tmp_path, monkeypatch, {"secrets fetch": "fastmod_for_test:main"})
+    assert main(["secrets", "fetch", "svc"]) == 3
+    assert capsys.readouterr().out == "fast ['svc']\n"
+
+
+def test_stale_cache_falls_back_to_the_full_cli(tmp_path, monkeypatch, capsys):
+    _cache(tmp_path, monkeypatch, {"config path": "no_such_module_xyz:main"})
+    assert fastpath.find(["config", "path"]) is None
+    monkeypatch.setenv("LEGER_CONFIG", str(tmp_path / "x.toml"))
+    assert main(["config", "path"]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "x.toml")
+
+
+def test_fast_function_returning_none_falls_back(tmp_path, monkeypatch, capsys):
+    mod = tmp_path / "fastmod_none.py"
+    mod.write_text("def main(args):\n    return None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("LEGER_CONFIG", str(tmp_path / "y.toml"))
+    _cache(tmp_path, monkeypatch, {"config path": "fastmod_none:main"})
+    assert main(["config", "path"]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "y.toml")
+
+
+def test_options_before_the_command_skip_the_fast_path(tmp_path, monkeypatch):
+    _cache(tmp_path, monkeypatch, {"secrets fetch": "os:getcwd"})
+    assert fastpath.find(["--config", "x", "secrets", "fetch"]) is None
+    monkeypatch.setenv("LEGER_NO_FAST", "1")
+    assert fastpath.find(["secrets", "fetch"]) is None
+
+
+def test_cache_is_keyed_by_load_plugins(tmp_path, monkeypatch):
+    _cache(tmp_path, monkeypatch, {"secrets fetch": "os:getcwd"})
+    assert fastpath.find(["secrets", "fetch"]) is not None
+    monkeypatch.setenv("LEGER_LOAD_PLUGINS", "")
+    assert fastpath.find(["secrets", "fetch"]) is None
+
+
+def test_fast_commands_are_collected_from_plugins(leger_pm, leger_register):
+    class Fast:
+        @hookimpl
+        def leger_register_fast_commands(self, register):
+            register("driver lookup", "pkg.fast:main")
+
+    leger_register(Fast(), name="fast")
+    assert fast_commands(leger_pm) == {"driver lookup": "pkg.fast:main"}
+
+
+def test_fastpath_module_imports_nothing_heavy():
+    import subprocess
+
+    code = (
+        "import sys, leger_core.fastpath; "
+        "print(','.join(m for m in ('click','pluggy','tomllib','importlib.metadata','httpx') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.strip() == ""
