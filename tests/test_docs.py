@@ -1,0 +1,90 @@
+"""Docs and code keep each other honest (after datasette's tests/test_docs.py)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leger_core import hookspecs
+from leger_core.errors import EXIT_CODES
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("leger_"))
+
+
+def _sections(text: str) -> dict[str, str]:
+    parts = re.split(r"^## ", text, flags=re.M)[1:]
+    return {p.split("(", 1)[0].strip(): p for p in parts}
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented_with_an_example(hook):
+    sections = _sections((ROOT / "docs/plugins/hooks.md").read_text())
+    assert hook in sections, f"{hook} is missing from docs/plugins/hooks.md"
+    body = sections[hook]
+    assert "@leger_core.hookimpl" in body and f"def {hook}(" in body
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented_with_the_specs_arguments(hook):
+    import inspect
+
+    params = list(inspect.signature(getattr(hookspecs, hook)).parameters)
+    heading = (ROOT / "docs/plugins/hooks.md").read_text()
+    assert f"## {hook}({', '.join(params)})" in heading
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_tested(hook):
+    tests = "".join(
+        p.read_text() for p in (ROOT / "tests").glob("test_*.py") if p.name != "test_docs.py"
+    )
+    assert f"def {hook}(" in tests, f"no test in tests/ implements {hook}"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_docstring_saying_how_it_is_used(hook):
+    doc = getattr(hookspecs, hook).__doc__ or ""
+    assert len(doc.split()) >= 8
+
+
+def test_every_exit_code_is_documented():
+    text = (ROOT / "docs/index.md").read_text()
+    for code in EXIT_CODES:
+        assert re.search(rf"^\| {code} \|", text, flags=re.M), f"exit code {code} undocumented"
+
+
+def test_cli_reference_is_current():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gen_cli_docs
+    finally:
+        sys.path.pop(0)
+    assert (ROOT / "docs/cli.md").read_text() == gen_cli_docs.render(), (
+        "docs/cli.md is stale: run ./dev docs"
+    )
+
+
+def test_tutorial_shows_the_example_plugin_code():
+    tutorial = (ROOT / "docs/plugins/tutorial.md").read_text()
+    source = (ROOT / "docs/plugins/leger-plugin-example/leger_plugin_example.py").read_text()
+    assert 'register("memory", lambda leger: MemoryBackend())' in tutorial
+    assert 'register("memory", lambda leger: MemoryBackend())' in source
+
+
+def test_readme_quick_start_has_exactly_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```", 2)[1]
+    commands = [line for line in block.strip().splitlines() if line.strip()]
+    assert commands == ["./dev demo", "./dev test"]
+    ci = (ROOT / ".ci/run").read_text()
+    assert "./dev test" in ci
+
+
+def test_dev_help_runs():
+    result = subprocess.run([str(ROOT / "dev"), "help"], capture_output=True, text=True)
+    assert result.returncode == 2 and "./dev test" in result.stdout
