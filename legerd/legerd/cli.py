@@ -1,13 +1,185 @@
-"""``legerd`` command line."""
+"""``legerd`` command line: serve, init, status, rotate-key, token."""
 
 from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
 from legerd import __version__
+from legerd.errors import StateError
+from legerd.paths import default_socket, default_state_dir
+
+STATE_DIR = click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="State directory (default: /var/lib/legerd for root, else $XDG_STATE_HOME/legerd).",
+)
+SOCKET = click.option(
+    "--socket",
+    "socket_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="LEGERD_SOCKET",
+    help="Unix socket (default: $LEGERD_SOCKET, /run/legerd/legerd.sock for root, "
+    "else $XDG_RUNTIME_DIR/legerd.sock).",
+)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _fail(exc: Exception) -> None:
+    click.echo(f"legerd: {exc}", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="legerd")
 def main() -> None:
     """Leger's local secrets daemon (a tailscale/setec-compatible server)."""
+
+
+@main.command()
+@STATE_DIR
+@SOCKET
+@click.option(
+    "--listen", metavar="HOST:PORT", help="Also listen on TCP (needs a token or Tailscale)."
+)
+@click.option(
+    "--rules",
+    type=click.Path(path_type=Path),
+    help="Access rules (default: STATE_DIR/access.toml).",
+)
+@click.option(
+    "--tailscale-socket",
+    metavar="PATH",
+    help="tailscaled's LocalAPI socket, for WhoIs on TCP callers.",
+)
+@click.option("--socket-mode", metavar="OCTAL", help="Mode of the Unix socket (default 0600).")
+def serve(
+    state_dir: Path | None,
+    socket_path: Path | None,
+    listen: str | None,
+    rules: Path | None,
+    tailscale_socket: str | None,
+    socket_mode: str | None,
+) -> None:
+    """Serve the setec API; a new state directory is initialised first."""
+    from legerd.server import ServeOptions
+    from legerd.server import serve as run_server
+
+    try:
+        mode = int(socket_mode, 8) if socket_mode else None
+    except ValueError:
+        raise click.BadParameter("an octal mode such as 0660", param_hint="--socket-mode") from None
+    opts = ServeOptions(
+        state_dir=state_dir or default_state_dir(),
+        socket_path=socket_path or default_socket(),
+        listen=listen,
+        rules_path=rules,
+        tailscale_socket=tailscale_socket,
+        socket_mode=mode,
+    )
+    try:
+        run_server(opts)
+    except (StateError, OSError) as exc:
+        _fail(exc)
+
+
+@main.command()
+@STATE_DIR
+def init(state_dir: Path | None) -> None:
+    """Create the key and an empty database (existing ones are never overwritten)."""
+    from legerd.state import init_state
+
+    state_dir = state_dir or default_state_dir()
+    try:
+        created = init_state(state_dir)
+    except (StateError, OSError) as exc:
+        _fail(exc)
+    click.echo(f"{'initialised' if created else 'already initialised'}: {state_dir}")
+
+
+@main.command("rotate-key")
+@STATE_DIR
+def rotate_key(state_dir: Path | None) -> None:
+    """Re-wrap the data key under a new key-encryption key (keys/main.key).
+
+    No secret is re-encrypted or re-typed; the old main.key stops working. Back up the new one.
+    """
+    import fcntl
+
+    from legerd.keys import KeyFiles
+
+    keys = KeyFiles(state_dir or default_state_dir())
+    try:
+        with open(keys.dir / ".rotate.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            old, new = keys.rotate()
+    except (StateError, OSError) as exc:
+        _fail(exc)
+    click.echo(f"rotated: key {old} -> {new} ({keys.main})")
+
+
+def _health(path: Path) -> dict[str, Any] | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(2)
+    try:
+        sock.connect(str(path))
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: legerd\r\nConnection: close\r\n\r\n")
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    except OSError:
+        return None
+    finally:
+        sock.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        return None
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+@main.command()
+@STATE_DIR
+@SOCKET
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(state_dir: Path | None, socket_path: Path | None, as_json: bool) -> None:
+    """Is legerd running, where, and how many secrets it holds. Exit 1 when not running."""
+    from legerd.keys import KeyFiles, fingerprint
+    from legerd.state import is_initialised
+
+    state_dir = state_dir or default_state_dir()
+    socket_path = socket_path or default_socket()
+    health = _health(socket_path)
+    info: dict[str, Any] = {
+        "running": health is not None,
+        "socket": str(socket_path),
+        "state_dir": str(state_dir),
+        "initialised": is_initialised(state_dir),
+        "secrets_count": health.get("secrets_count") if health else None,
+        "key": None,
+    }
+    with contextlib.suppress(StateError, OSError):
+        info["key"] = fingerprint(KeyFiles(state_dir).read_kek())
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        state = "running" if health else "not running"
+        click.echo(f"legerd: {state} on {socket_path}")
+        if health:
+            click.echo(f"secrets: {info['secrets_count']}")
+        click.echo(f"state dir: {state_dir} ({'initialised' if info['initialised'] else 'empty'})")
+        if info["key"]:
+            click.echo(f"key: {info['key']}")
+        if not health:
+            click.echo(f"start it with: legerd serve --socket {socket_path}")
+    sys.exit(0 if health else 1)

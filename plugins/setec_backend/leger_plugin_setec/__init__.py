@@ -1,22 +1,6 @@
-"""The setec secret backend: legerd or any tailscale/setec server.
+"""The setec secret backend (legerd or any tailscale/setec server) and ``leger local``.
 
-Behaviour lands in a later change; until then each registered name says so plainly."""
-
-from __future__ import annotations
-
-from typing import Any
-
-from leger_core import hookimpl
-from leger_core.errors import NotImplementedYetError
-
-
-def _not_yet(kind: str, name: str) -> Any:
-    def factory(leger: Any) -> Any:
-        raise NotImplementedYetError(f"the {kind} {name!r} is registered but not built yet")
-
-    return factory
-
-
-@hookimpl
-def leger_register_secret_backends(register: Any) -> None:
-    register("setec", _not_yet("secret backend", "setec"))
+This package's ``__init__`` stays empty on purpose: ``leger_plugin_setec.client`` is imported
+on every container start, and importing it must not pull in pluggy or click. The hooks live in
+:mod:`leger_plugin_setec.plugin` (the entry point).
+"""

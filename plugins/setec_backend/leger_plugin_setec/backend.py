@@ -1,0 +1,80 @@
+"""The ``setec`` secret backend: a :class:`SetecClient` with a conditional-get cache.
+
+The cache lives in memory for the life of the backend object only (values never touch disk).
+A repeated ``get`` of the active version asks the server "changed since version N?" and the
+server answers 304 without sending the value again.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from leger_core.models import SecretInfo, SecretValue
+from leger_plugin_setec.client import SetecClient, legerd_address
+
+
+class SetecBackend:
+    def __init__(self, client: SetecClient) -> None:
+        self.client = client
+        self._cache: dict[str, tuple[int, SecretValue]] = {}
+
+    def __repr__(self) -> str:
+        return f"SetecBackend({self.client.address!r})"
+
+    def get(self, name: str, version: int = 0) -> SecretValue:
+        if version:
+            return self.client.get(name, version)
+        cached = self._cache.get(name)
+        if cached is not None:
+            fresh = self.client.get_versioned(name, cached[0], update_if_changed=True)
+            if fresh is None:
+                return cached[1]
+        else:
+            fresh = self.client.get_versioned(name)
+        assert fresh is not None
+        value, got = fresh
+        self._cache[name] = (got, value)
+        return value
+
+    def put(self, name: str, value: SecretValue) -> int:
+        return self.client.put(name, value)
+
+    def info(self, name: str) -> SecretInfo:
+        return self.client.info(name)
+
+    def list(self) -> list[SecretInfo]:
+        return self.client.list()
+
+    def delete(self, name: str) -> None:
+        self._cache.pop(name, None)
+        self.client.delete(name)
+
+    def activate(self, name: str, version: int) -> None:
+        self._cache.pop(name, None)
+        self.client.activate(name, version)
+
+    def delete_version(self, name: str, version: int) -> None:
+        self.client.delete_version(name, version)
+
+
+def client_from_config(config: Any) -> SetecClient:
+    """A client for the configured legerd; a bearer token comes from ``$LEGERD_TOKEN`` or the
+    file named by config ``legerd.token_file`` (never from the config file itself)."""
+    token = os.environ.get("LEGERD_TOKEN")
+    token_file = config.get("legerd.token_file") if config is not None else None
+    if not token and isinstance(token_file, str):
+        from leger_core.errors import ConfigError
+
+        try:
+            with open(os.path.expanduser(token_file)) as fh:
+                token = fh.read().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read legerd.token_file {token_file}: {exc.strerror}"
+            ) from None
+    return SetecClient(legerd_address(config), token=token or None)
+
+
+def backend_factory(leger: Any) -> SetecBackend:
+    return SetecBackend(client_from_config(leger.config))

@@ -1,0 +1,345 @@
+"""A client for legerd or any tailscale/setec server, on a Unix socket or an http(s) URL.
+
+This module runs on every container start (``leger secrets fetch``, ``leger driver lookup``),
+so it imports only the cheapest parts of the standard library plus leger_core's errors and
+models (themselves cheap). HTTP over the Unix socket is a few lines on a raw socket; http.client
+and ssl are imported only for URLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+from typing import TYPE_CHECKING, Any
+
+from leger_core.errors import (
+    ConflictError,
+    DeniedError,
+    InvalidInputError,
+    LegerError,
+    NotFoundError,
+    UnavailableError,
+)
+from leger_core.models import SecretInfo, SecretValue
+
+if TYPE_CHECKING:
+    from leger_core.config import Config
+
+_MAX_RESPONSE = 8 << 20
+
+
+def default_socket() -> str:
+    if os.getuid() == 0:
+        return "/run/legerd/legerd.sock"
+    base = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return os.path.join(base, "legerd.sock")
+
+
+def legerd_address(config: Config | None = None) -> str:
+    """Where legerd is: ``$LEGERD_SOCKET``, else config ``legerd.socket`` or ``legerd.url``,
+    else ``$XDG_RUNTIME_DIR/legerd.sock`` (``/run/legerd/legerd.sock`` for root)."""
+    env = os.environ.get("LEGERD_SOCKET")
+    if env:
+        return env
+    if config is None:
+        from leger_core.config import Config  # only when the environment did not say
+
+        try:
+            config = Config.load()
+        except LegerError:
+            config = None
+    if config is not None:
+        for key in ("legerd.socket", "legerd.url"):
+            value = config.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return default_socket()
+
+
+class _UnixHTTP:
+    """HTTP/1.1 with keep-alive on a Unix socket: one request at a time."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def request(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        reused = self.sock is not None
+        try:
+            return self._request(path, headers, body)
+        except (ConnectionError, _EmptyResponse):
+            self.close()
+            if not reused:
+                raise
+        # The server closed an idle keep-alive connection before reading our request: it did
+        # nothing with it, so sending it again on a new connection is safe.
+        return self._request(path, headers, body)
+
+    def _request(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        if self.sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(self.path)
+            except BaseException:
+                sock.close()
+                raise
+            self.sock = sock
+        lines = [f"POST {path} HTTP/1.1", "Host: legerd"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        lines.append(f"Content-Length: {len(body)}")
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        return self._read_response()
+
+    def _read_response(self) -> tuple[int, bytes]:
+        assert self.sock is not None
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                if not buf:
+                    raise _EmptyResponse()
+                raise ConnectionError("connection closed in the middle of a response")
+            buf += chunk
+            if len(buf) > 65536 and b"\r\n\r\n" not in buf:
+                raise ConnectionError("response headers too large")
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        close = False
+        for line in lines[1:]:
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            if key == "content-length":
+                length = int(value.strip())
+            elif key == "connection" and value.strip().lower() == "close":
+                close = True
+        if length > _MAX_RESPONSE:
+            raise ConnectionError("response too large")
+        while len(rest) < length:
+            chunk = self.sock.recv(max(65536, length - len(rest)))
+            if not chunk:
+                raise ConnectionError("connection closed in the middle of a response")
+            rest += chunk
+        if close:
+            self.close()
+        return status, rest[:length]
+
+
+class _EmptyResponse(Exception):
+    pass
+
+
+class _URLHTTP:
+    """http(s):// through http.client (imported only here: URLs are not the fast path)."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInputError(f"not a setec server address: {url!r}")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port
+        self.prefix = parts.path.rstrip("/")
+        self.timeout = timeout
+        self.conn: Any = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def request(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        import http.client
+
+        if self.conn is None:
+            cls = (
+                http.client.HTTPSConnection
+                if self.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            self.conn = cls(self.host, self.port, timeout=self.timeout)
+        try:
+            self.conn.request("POST", self.prefix + path, body=body, headers=headers)
+            resp = self.conn.getresponse()
+            data: bytes = resp.read()
+        except (http.client.HTTPException, OSError):
+            self.close()
+            raise ConnectionError("request failed") from None
+        return resp.status, data
+
+
+class SetecClient:
+    """setec's API: ``get``, ``get_if_changed``, ``info``, ``list``, ``put``, ``create_version``,
+    ``activate``, ``delete``, ``delete_version``. Errors are leger_core's typed errors; no
+    message ever holds a value."""
+
+    def __init__(self, address: str, *, token: str | None = None, timeout: float = 5.0) -> None:
+        self.address = address
+        self._token = token
+        self._is_url = address.startswith(("http://", "https://"))
+        self._http: _UnixHTTP | _URLHTTP = (
+            _URLHTTP(address, timeout) if self._is_url else _UnixHTTP(address, timeout)
+        )
+
+    def __repr__(self) -> str:
+        return f"SetecClient({self.address!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SetecClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the API ---------------------------------------------------------------------------
+
+    def get(self, name: str, version: int = 0) -> SecretValue:
+        result = self.get_versioned(name, version)
+        assert result is not None
+        return result[0]
+
+    def get_if_changed(self, name: str, version: int) -> SecretValue | None:
+        """The active value, or None (setec's 304) when the active version is ``version``."""
+        result = self.get_versioned(name, version, update_if_changed=True)
+        return None if result is None else result[0]
+
+    def get_versioned(
+        self, name: str, version: int = 0, *, update_if_changed: bool = False
+    ) -> tuple[SecretValue, int] | None:
+        """(value, version); None only for ``update_if_changed`` when nothing changed."""
+        body: dict[str, Any] = {"Name": name, "Version": version}
+        if update_if_changed:
+            body["UpdateIfChanged"] = True
+        status, data = self._call("get", body, name, version)
+        if status == 304:
+            return None
+        doc = self._json(data)
+        try:
+            return SecretValue(base64.b64decode(doc["Value"])), int(doc["Version"])
+        except (KeyError, TypeError, ValueError):
+            raise LegerError(f"unexpected answer from {self.address} to /api/get") from None
+
+    def info(self, name: str) -> SecretInfo:
+        _, data = self._call("info", {"Name": name}, name)
+        return self._info(self._json(data))
+
+    def list(self) -> list[SecretInfo]:
+        _, data = self._call("list", {}, None)
+        doc = self._json(data)
+        return [self._info(item) for item in doc or []]
+
+    def put(self, name: str, value: SecretValue) -> int:
+        _, data = self._call("put", {"Name": name, "Value": self._b64(value)}, name)
+        version = self._json(data)
+        if not isinstance(version, int):
+            raise LegerError(f"unexpected answer from {self.address} to /api/put")
+        return version
+
+    def create_version(self, name: str, version: int, value: SecretValue) -> None:
+        body = {"Name": name, "Version": version, "Value": self._b64(value)}
+        self._call("create-version", body, name, version)
+
+    def activate(self, name: str, version: int) -> None:
+        self._call("activate", {"Name": name, "Version": version}, name, version)
+
+    def delete(self, name: str) -> None:
+        self._call("delete", {"Name": name}, name)
+
+    def delete_version(self, name: str, version: int) -> None:
+        self._call("delete-version", {"Name": name, "Version": version}, name, version)
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    @staticmethod
+    def _b64(value: SecretValue) -> str:
+        return base64.b64encode(value.reveal()).decode("ascii")
+
+    def _info(self, doc: Any) -> SecretInfo:
+        try:
+            return SecretInfo(
+                name=str(doc["Name"]),
+                versions=tuple(int(v) for v in doc["Versions"]),
+                active_version=int(doc["ActiveVersion"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise LegerError(f"unexpected SecretInfo from {self.address}") from None
+
+    def _json(self, data: bytes) -> Any:
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise LegerError(f"{self.address} did not answer JSON") from None
+
+    def _call(
+        self, method: str, body: dict[str, Any], name: str | None, version: int = 0
+    ) -> tuple[int, bytes]:
+        headers = {
+            "Content-Type": "application/json",
+            "Sec-X-Tailscale-No-Browsers": "setec",
+        }
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        payload = json.dumps(body).encode()
+        try:
+            status, data = self._http.request(f"/api/{method}", headers, payload)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise self._not_running() from None
+        except TimeoutError:
+            self._http.close()
+            raise UnavailableError(f"legerd at {self.address} did not answer in time") from None
+        except OSError as exc:
+            self._http.close()
+            if isinstance(exc, PermissionError):
+                raise DeniedError(
+                    f"no permission to connect to legerd at {self.address}",
+                    hint="ask its owner for access, or run your own legerd",
+                ) from None
+            raise UnavailableError(
+                f"cannot reach legerd at {self.address}: {exc.strerror or exc}"
+            ) from None
+        if status in (200, 304):
+            return status, data
+        self._raise_for(status, data, method, name, version)
+        raise AssertionError  # unreachable
+
+    def _not_running(self) -> UnavailableError:
+        if self._is_url:
+            return UnavailableError(f"the setec server at {self.address} is not reachable")
+        return UnavailableError(
+            f"legerd is not running at {self.address}",
+            hint=f"start it with `legerd serve --socket {self.address}`, "
+            "or point LEGERD_SOCKET at the socket of a running legerd",
+        )
+
+    def _raise_for(
+        self, status: int, data: bytes, method: str, name: str | None, version: int
+    ) -> None:
+        text = data.decode("utf-8", "replace").strip()[:200]
+        what = f"{name!r}" if name else "secrets"
+        if version:
+            what += f" version {version}"
+        if status == 403:
+            raise DeniedError(f"legerd denied {method} on {what}: {text}")
+        if status == 404:
+            raise NotFoundError(f"secret {what} not found at {self.address}")
+        if status == 400:
+            raise InvalidInputError(f"legerd refused {method} on {what}: {text}")
+        if status == 412:
+            raise ConflictError(f"secret {what} already exists or was deleted: {text}")
+        if status >= 500:
+            raise UnavailableError(f"legerd failed {method} on {what}: {status} {text}")
+        raise LegerError(f"legerd answered {status} to {method} on {what}: {text}")
