@@ -19,7 +19,9 @@ STATE_DIR = click.option(
     "--state-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="State directory (default: /var/lib/legerd for root, else $XDG_STATE_HOME/legerd).",
+    envvar="LEGERD_STATE_DIR",
+    help="State directory (default: $LEGERD_STATE_DIR, /var/lib/legerd for root, "
+    "else $XDG_STATE_HOME/legerd).",
 )
 SOCKET = click.option(
     "--socket",
