@@ -1,3 +1,3 @@
-from leger_core.cli import entrypoint
+from leger_core.entry import main
 
-entrypoint()
+main()

@@ -93,9 +93,9 @@ def run(cli: click.Group, args: Sequence[str]) -> int:
     return result if isinstance(result, int) else 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, try_fast: bool = True) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    fast = fastpath.find(args)
+    fast = fastpath.find(args) if try_fast else None
     if fast is not None:
         code = fast(args[2:])
         if code is not None:
@@ -108,7 +108,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"Error: {exc}", err=True)
         return exc.exit_code
     return run(cli, args)
-
-
-def entrypoint() -> None:
-    sys.exit(main())

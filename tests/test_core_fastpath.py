@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 from leger_core import fastpath, hookimpl
@@ -82,3 +83,32 @@ def test_fastpath_module_imports_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.strip() == ""
+
+
+def test_console_script_fast_path_imports_no_click_or_pluggy(tmp_path, run_leger):
+    (tmp_path / "fastprobe.py").write_text(
+        "import sys\n"
+        "def main(args):\n"
+        "    heavy = [m for m in ('click', 'pluggy', 'importlib.metadata') if m in sys.modules]\n"
+        "    print('heavy:', ','.join(heavy), 'args:', ' '.join(args))\n"
+        "    return 0\n"
+    )
+    cache = run_leger.home / ".cache/leger"
+    cache.mkdir(parents=True)
+    env = {"PYTHONPATH": str(tmp_path)}
+    # The cache key is the venv prefix plus LEGER_LOAD_PLUGINS ('*' when unset).
+    prefix = subprocess.run(
+        [sys.executable, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True
+    ).stdout.strip()
+    (cache / "fast-commands.json").write_text(
+        json.dumps({f"{prefix}|*": {"probe run": "fastprobe:main"}})
+    )
+    result = run_leger("probe", "run", "x", "--y", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "heavy:  args: x --y\n"
+
+
+def test_a_normal_run_writes_the_fast_command_cache(run_leger):
+    run_leger("plugins")
+    data = json.loads((run_leger.home / ".cache/leger/fast-commands.json").read_text())
+    assert len(data) == 1
