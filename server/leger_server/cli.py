@@ -1,13 +1,172 @@
-"""``leger-server`` command line."""
+"""``leger-server`` command line: serve, migrate, rotate-key."""
 
 from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from typing import Any
 
 import click
 
 from leger_server import __version__
+from leger_server.errors import SettingsError
+
+_COMMON = [
+    click.option(
+        "--data-dir",
+        envvar="LEGER_SERVER_DATA_DIR",
+        default="./leger-server-data",
+        show_default=True,
+        help="SQLite database, blobs and (dev) keys live here unless set otherwise.",
+    ),
+    click.option(
+        "--database",
+        "database_url",
+        envvar="LEGER_SERVER_DATABASE_URL",
+        help="SQLAlchemy URL, e.g. postgresql://user@host/db (default: SQLite in the data dir).",
+    ),
+    click.option(
+        "--blobs",
+        "blobs_url",
+        envvar="LEGER_SERVER_BLOBS_URL",
+        help="A directory or s3://bucket/prefix?endpoint=URL (default: <data-dir>/blobs).",
+    ),
+    click.option(
+        "--identity",
+        type=click.Choice(["tailscale", "dev"]),
+        envvar="LEGER_SERVER_IDENTITY",
+        default="tailscale",
+        show_default=True,
+        help="How logins are verified. dev trusts every claim: for development only.",
+    ),
+]
+
+
+def _common(fn: Any) -> Any:
+    for option in reversed(_COMMON):
+        fn = option(fn)
+    return fn
+
+
+def _settings(**kwargs: Any) -> Any:
+    from leger_server.settings import Settings
+
+    try:
+        return Settings.build(**kwargs)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="leger-server")
 def main() -> None:
     """Leger's cloud account service."""
+
+
+@main.command()
+@_common
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8420, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+@click.option("--log-level", default="info", show_default=True)
+def serve(
+    data_dir: str,
+    database_url: str | None,
+    blobs_url: str | None,
+    identity: str,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+) -> None:
+    """Run the API (and the web UI when installed) with uvicorn."""
+    import uvicorn
+
+    from leger_server.app import create_app
+    from leger_server.db import make_engine, migrate
+
+    settings = _settings(
+        data_dir=data_dir, database_url=database_url, blobs_url=blobs_url, identity=identity
+    )
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if identity == "dev":
+        click.secho(
+            "WARNING: --identity dev trusts every login claim without asking Tailscale. "
+            "Use it only for development, never on a reachable address.",
+            fg="red",
+            bold=True,
+            err=True,
+        )
+    # Migrate once here so several workers do not race to do it.
+    migrate(make_engine(settings.database_url))
+    settings.auto_migrate = False
+    app = create_app(settings)
+    click.echo(f"leger-server {__version__} on http://{host}:{port} ({settings!r})", err=True)
+    if workers != 1:
+        raise click.ClickException("--workers > 1: run several processes behind a balancer")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+
+
+@main.command(name="migrate")
+@_common
+def migrate_command(
+    data_dir: str, database_url: str | None, blobs_url: str | None, identity: str
+) -> None:
+    """Create or upgrade the database schema (alembic) and exit."""
+    from leger_server.db import current_revision, make_engine, migrate
+
+    settings = _settings(
+        data_dir=data_dir, database_url=database_url, blobs_url=blobs_url, identity=identity
+    )
+    engine = make_engine(settings.database_url)
+    before = current_revision(engine)
+    migrate(engine)
+    after = current_revision(engine)
+    click.echo(f"database at revision {after} (was {before or 'empty'})")
+
+
+@main.command(name="rotate-key")
+@_common
+@click.option(
+    "--new/--no-new",
+    default=True,
+    show_default=True,
+    help="Generate a new active key into the keys file first (keys from the environment: "
+    "set LEGER_SERVER_ACTIVE_KEY to the new id and use --no-new).",
+)
+def rotate_key(
+    data_dir: str, database_url: str | None, blobs_url: str | None, identity: str, new: bool
+) -> None:
+    """Re-encrypt every secret with the active key. Old keys stay readable, so running servers
+    keep working; they pick up a new key from the keys file when they meet it."""
+    from leger_server.crypto import SecretCipher
+    from leger_server.db import make_engine, migrate
+    from leger_server.secret_store import SecretStore
+
+    settings = _settings(
+        data_dir=data_dir, database_url=database_url, blobs_url=blobs_url, identity=identity
+    )
+    keys = settings.keys
+    if new:
+        if keys.source is None:
+            raise click.ClickException(
+                "keys come from the environment: add the new key to "
+                "LEGER_SERVER_ENCRYPTION_KEYS, set LEGER_SERVER_ACTIVE_KEY, and pass --no-new"
+            )
+        new_id = f"k{len(keys.encryption_keys) + 1}"
+        while new_id in keys.encryption_keys:
+            new_id = f"{new_id}x"
+        keys.encryption_keys[new_id] = secrets.token_bytes(32)
+        keys.active_key = new_id
+        keys.save()
+        click.echo(f"new active key {new_id} written to {keys.source}")
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    count = SecretStore(engine, SecretCipher(keys)).reencrypt_all()
+    click.echo(f"re-encrypted {count} secret(s) with key {keys.active_key}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

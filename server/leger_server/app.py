@@ -1,0 +1,114 @@
+"""``create_app(settings)``: the Starlette app. Routes, middleware and exception handlers are
+data; the route table below reads as the API's table of contents.
+
+Another package adds pages by providing ``leger_server.web.routes(settings) -> list[BaseRoute]``
+(the web UI); its routes are mounted after the API's. Route modules reach the stores through
+:func:`leger_server.services.services` and the session through
+:func:`leger_server.session.current_user`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from leger_server.api import auth, health, releases, secrets
+from leger_server.db import migrate
+from leger_server.errors import ApiError
+from leger_server.http import error_response
+from leger_server.openapi import openapi_document
+from leger_server.services import Services
+from leger_server.settings import Settings
+
+log = logging.getLogger("leger_server")
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = "not found" if exc.status_code == 404 else str(exc.detail)
+    response = error_response(ApiError(message, code=code, status=exc.status_code))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Only the type: exception messages may quote a request body (and so a value).
+    log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return error_response(ApiError("internal server error", code="internal_error", status=500))
+
+
+async def _openapi(request: Request) -> JSONResponse:
+    return JSONResponse(openapi_document())
+
+
+def web_routes(settings: Settings) -> list[BaseRoute]:
+    """The web UI's routes when ``leger_server.web`` is installed, else none."""
+    try:
+        module: Any = importlib.import_module("leger_server.web")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("leger_server.web",):
+            raise
+        return []
+    routes: list[BaseRoute] = module.routes(settings)
+    return routes
+
+
+def api_routes() -> list[BaseRoute]:
+    return [
+        *health.routes,
+        Route("/openapi.json", _openapi, methods=["GET"]),
+        *auth.routes,
+        *secrets.routes,
+        *releases.routes,
+    ]
+
+
+def create_app(settings: Settings, *, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    svc = Services.build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await run_in_threadpool(migrate, svc.engine)
+        await run_in_threadpool(svc.blobs.check)
+        if settings.identity == "dev":
+            log.warning(
+                "DEV IDENTITY: every login claim is trusted without asking Tailscale. "
+                "Never expose this server to anyone but yourself."
+            )
+        try:
+            yield
+        finally:
+            svc.engine.dispose()
+
+    app = Starlette(
+        routes=[*api_routes(), *(extra_routes or []), *web_routes(settings)],
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = svc
+    app.state.settings = settings
+    return app

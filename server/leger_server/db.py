@@ -1,0 +1,131 @@
+"""Tables (SQLAlchemy Core), the engine, and migrations (alembic, in ``migrations/``).
+
+The schema follows the seeds' D1 tables (users, releases, and the future tables, created but
+unused), plus ``secrets`` (KV in the seeds). The alembic revisions are the source of truth for
+the database; these Table objects must match them (tests/test_server_migrations.py checks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_uuid", sa.String(36), primary_key=True),
+    sa.Column("tailscale_user_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("tailscale_email", sa.String(320), nullable=False),
+    sa.Column("tailnet", sa.String(255), nullable=False),
+    sa.Column("display_name", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_device_id", sa.String(128)),
+    sa.Column("last_device_hostname", sa.String(255)),
+    sa.Column("cli_version", sa.String(64)),
+    sa.Column("total_authentications", sa.Integer, nullable=False, default=0),
+)
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("secret_id", sa.String(36), primary_key=True),
+    sa.Column(
+        "user_uuid",
+        sa.String(36),
+        sa.ForeignKey("users.user_uuid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),  # AES-GCM output incl. the tag
+    sa.Column("nonce", sa.LargeBinary, nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("encryption_version", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_accessed", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("user_uuid", "name", name="uq_secret_user_name"),
+)
+
+releases = sa.Table(
+    "releases",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "user_uuid",
+        sa.String(36),
+        sa.ForeignKey("users.user_uuid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),  # "git" or "bundle"
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    # Set for git releases only: NULLs never collide, so names are unique among git releases.
+    sa.Column("git_name", sa.String(128)),
+    # Set for bundles only: per-user bundle version numbers, unique.
+    sa.Column("bundle_version", sa.Integer),
+    sa.Column("git_url", sa.String(2048)),
+    sa.Column("git_branch", sa.String(255)),
+    sa.Column("description", sa.String(1024)),
+    sa.Column("deployment_name", sa.String(128)),
+    sa.Column("blob_key", sa.String(512)),
+    sa.Column("bundle_size_bytes", sa.BigInteger),
+    sa.Column("bundle_sha256", sa.String(64)),
+    sa.Column("manifest", sa.JSON),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("user_uuid", "git_name", name="uq_release_user_git_name"),
+    sa.UniqueConstraint("user_uuid", "bundle_version", name="uq_release_user_bundle_version"),
+)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to ``revision`` (idempotent)."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        rev: str | None = MigrationContext.configure(conn).get_current_revision()
+        return rev

@@ -1,0 +1,235 @@
+"""leger-server's pytest plugin (entry point ``pytest11``, name ``leger_server``).
+
+Fixtures:
+
+* ``leger_server`` – a real ``leger-server serve`` process (uvicorn, dev identity) on
+  127.0.0.1 and a free port, with its own data dir under ``tmp_path``. Yields a
+  :class:`RunningServer`: ``url``, ``data_dir``, ``log_path``, ``login(user_id="u1",
+  email=...) -> token``, ``api(token) -> httpx.Client`` (base URL and bearer token set),
+  ``stop()``, ``log()``.
+* ``leger_server_factory`` – ``leger_server_factory(database=..., blobs=..., env=...)`` starts
+  more servers (other storage, other limits); each is stopped at the end of the test.
+
+Helpers: :func:`make_bundle` builds a valid bundle (``manifest.json`` with sha256 and sizes);
+:func:`bearer` makes an Authorization header.
+
+Importing this module is cheap (it is loaded into every pytest run of the repository): nothing
+heavy is imported until a fixture is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import httpx
+
+
+def make_bundle(
+    files: dict[str, bytes] | None = None,
+    *,
+    name: str = "openwebui",
+    manifest: dict[str, Any] | None = None,
+    extra: Callable[[tarfile.TarFile], None] | None = None,
+    secrets_required: list[str] | None = None,
+) -> bytes:
+    """A .tar.gz with manifest.json listing ``files`` (sha256 and size) plus the files."""
+    files = files if files is not None else {"openwebui.container": b"[Container]\nImage=x\n"}
+    if manifest is None:
+        manifest = {
+            "deployment_name": name,
+            "files": [
+                {"path": p, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
+                for p, d in files.items()
+            ],
+            "services": [p.split(".")[0] for p in files if p.endswith(".container")],
+            "secrets_required": secrets_required or ["openai_api_key"],
+        }
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        entries = {"manifest.json": json.dumps(manifest).encode(), **files}
+        for path, data in entries.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        if extra:
+            extra(tar)
+    return buf.getvalue()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class RunningServer:
+    """A leger-server process this test started (stopped by its PID, nothing else)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        database: str | None = None,
+        blobs: str | None = None,
+        env: Mapping[str, str] | None = None,
+        identity: str = "dev",
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
+        args = [
+            sys.executable,
+            "-m",
+            "leger_server.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--identity",
+            identity,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        if database:
+            args += ["--database", database]
+        if blobs:
+            args += ["--blobs", blobs]
+        full_env = {
+            **os.environ,
+            "LEGER_SERVER_AUTH_RATE_LIMIT": "10000",
+            **(env or {}),
+        }
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                args, env=full_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        self._wait_ready()
+
+    def __repr__(self) -> str:
+        return f"RunningServer({self.url}, pid={self.process.pid})"
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"leger-server exited {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"leger-server did not become ready:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def login_full(
+        self,
+        user_id: str = "u1",
+        email: str | None = None,
+        *,
+        tailnet: str = "example.ts.net",
+        device_id: str | None = None,
+        hostname: str = "test-host",
+    ) -> dict[str, Any]:
+        """POST /api/auth/cli; returns the envelope's ``data`` (token and user)."""
+        import httpx
+
+        resp = httpx.post(
+            self.url + "/api/auth/cli",
+            json={
+                "user_id": user_id,
+                "email": email or f"{user_id}@example.com",
+                "tailnet": tailnet,
+                "device_id": device_id or f"dev-{user_id}",
+                "hostname": hostname,
+            },
+            timeout=10.0,
+        )
+        resp.raise_for_status()
+        data: dict[str, Any] = resp.json()["data"]
+        return data
+
+    def login(self, user_id: str = "u1", email: str | None = None, **kwargs: Any) -> str:
+        token: str = self.login_full(user_id, email, **kwargs)["token"]
+        return token
+
+    def api(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, **kwargs)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def leger_server_factory(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+    started: list[RunningServer] = []
+
+    def start(
+        *,
+        data_dir: Path | None = None,
+        database: str | None = None,
+        blobs: str | None = None,
+        env: Mapping[str, str] | None = None,
+        identity: str = "dev",
+    ) -> RunningServer:
+        directory = data_dir or tmp_path / f"leger-server-{len(started)}"
+        server = RunningServer(
+            directory, database=database, blobs=blobs, env=env, identity=identity
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        with contextlib.suppress(Exception):
+            server.stop()
+
+
+@pytest.fixture
+def leger_server(leger_server_factory: Callable[..., RunningServer]) -> RunningServer:
+    return leger_server_factory()

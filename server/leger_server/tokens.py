@@ -1,0 +1,73 @@
+"""Session tokens: JWT, HS256 only (the algorithm is pinned, never read from the token), ``exp``
+required, 30 days by default."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from leger_server.errors import Unauthorized
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_uuid: str
+    tailscale_user_id: str
+    email: str
+    tailnet: str
+    issued_at: int
+    expires_at: int
+
+
+class TokenService:
+    def __init__(self, secret: bytes, *, days: int = 30) -> None:
+        self._secret = secret
+        self.lifetime = days * 86400
+
+    def __repr__(self) -> str:
+        return "TokenService(HS256)"
+
+    def issue(self, *, user_uuid: str, tailscale_user_id: str, email: str, tailnet: str) -> str:
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "sub": user_uuid,
+            "tailscale_user_id": tailscale_user_id,
+            "email": email,
+            "tailnet": tailnet,
+            "iat": now,
+            "exp": now + self.lifetime,
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> TokenClaims:
+        try:
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "iat", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized(
+                "token expired", code="token_expired", action="run: leger auth login"
+            ) from None
+        except jwt.PyJWTError:
+            raise Unauthorized(
+                "JWT signature invalid or expired", action="run: leger auth login"
+            ) from None
+        try:
+            return TokenClaims(
+                user_uuid=str(payload["sub"]),
+                tailscale_user_id=str(payload.get("tailscale_user_id", "")),
+                email=str(payload.get("email", "")),
+                tailnet=str(payload.get("tailnet", "")),
+                issued_at=int(payload["iat"]),
+                expires_at=int(payload["exp"]),
+            )
+        except (TypeError, ValueError):
+            raise Unauthorized("malformed token claims") from None

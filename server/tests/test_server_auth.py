@@ -1,0 +1,165 @@
+"""Login, tokens and the account: the seeds' shapes, pinned HS256, expiry, rate limits."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+from starlette.testclient import TestClient
+
+from leger_server.app import create_app
+from leger_server.settings import Settings
+from leger_server.testing import bearer
+from leger_server.users import user_uuid_for
+
+
+def test_login_returns_token_and_user_in_the_envelope(client: TestClient) -> None:
+    resp = client.post(
+        "/api/auth/cli",
+        json={
+            "device_id": "d987654321",
+            "user_id": "u123456789",
+            "email": "alice@github",
+            "tailnet": "example.ts.net",
+            "hostname": "alice-laptop",
+        },
+    )
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["success"] is True
+    user = body["data"]["user"]
+    assert user["user_uuid"] == user_uuid_for("u123456789")
+    assert user["email"] == "alice@github"
+    assert user["total_authentications"] == 1
+    claims = jwt.decode(body["data"]["token"], options={"verify_signature": False})
+    assert claims["sub"] == user["user_uuid"]
+    assert claims["exp"] - claims["iat"] == 30 * 86400
+    assert jwt.get_unverified_header(body["data"]["token"])["alg"] == "HS256"
+
+
+def test_second_login_counts_and_keeps_the_same_uuid(client: TestClient, login) -> None:
+    login(client, "u1")
+    token = login(client, "u1", device_id="other-device")
+    me = client.get("/api/me", headers=bearer(token)).json()["data"]
+    assert me["total_authentications"] == 2
+    assert me["last_device_id"] == "other-device"
+
+
+@pytest.mark.parametrize("missing", ["user_id", "email", "tailnet", "device_id"])
+def test_login_without_a_field_is_refused(client: TestClient, missing: str) -> None:
+    body = {"user_id": "u", "email": "e", "tailnet": "t", "device_id": "d", "hostname": "h"}
+    del body[missing]
+    resp = client.post("/api/auth/cli", json=body)
+    assert resp.status_code == 400
+    assert resp.json()["success"] is False
+    assert missing in resp.json()["error"]["message"]
+
+
+def test_login_with_bad_json_is_a_clear_400(client: TestClient) -> None:
+    resp = client.post(
+        "/api/auth/cli", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "invalid_json"
+
+
+def test_validate_returns_the_user(client: TestClient, login) -> None:
+    token = login(client)
+    resp = client.post("/api/auth/validate", headers=bearer(token))
+    assert resp.status_code == 200
+    assert resp.json()["data"]["user"]["email"] == "u1@example.com"
+
+
+def _forge(payload: dict[str, object], key: bytes, alg: str = "HS256") -> str:
+    return jwt.encode(payload, key, algorithm=alg)
+
+
+def _alg_none(payload: dict[str, object]) -> str:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    return f"{header}.{b64(json.dumps(payload).encode())}."
+
+
+@pytest.mark.parametrize("kind", ["alg_none", "wrong_key", "expired", "no_exp", "garbage"])
+def test_bad_tokens_get_401(client: TestClient, app_settings: Settings, kind: str, login) -> None:
+    token = login(client)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    key = app_settings.keys.jwt_secret
+    now = int(time.time())
+    forged = {
+        "alg_none": lambda: _alg_none(claims),
+        "wrong_key": lambda: _forge(claims, b"x" * 32),
+        "expired": lambda: _forge({**claims, "iat": now - 100, "exp": now - 10}, key),
+        "no_exp": lambda: _forge({k: v for k, v in claims.items() if k != "exp"}, key),
+        "garbage": lambda: "not.a.jwt",
+    }[kind]()
+    for path in ("/api/me", "/api/secrets", "/api/releases"):
+        resp = client.get(path, headers=bearer(forged))
+        assert resp.status_code == 401, (kind, path)
+        assert resp.json()["success"] is False
+    assert client.post("/api/auth/validate", headers=bearer(forged)).status_code == 401
+
+
+def test_no_token_is_401_with_an_action(client: TestClient) -> None:
+    resp = client.get("/api/secrets")
+    assert resp.status_code == 401
+    assert "leger auth login" in resp.json()["error"]["action"]
+
+
+def test_patch_me_sets_display_name_up_to_32_chars(client: TestClient, login) -> None:
+    token = login(client)
+    resp = client.patch("/api/me", json={"display_name": "Alice Smith"}, headers=bearer(token))
+    assert resp.status_code == 200
+    assert resp.json()["data"]["display_name"] == "Alice Smith"
+    resp = client.patch("/api/me", json={"display_name": "x" * 33}, headers=bearer(token))
+    assert resp.status_code == 400
+    assert client.get("/api/me", headers=bearer(token)).json()["data"]["display_name"] == (
+        "Alice Smith"
+    )
+
+
+def test_auth_endpoints_are_rate_limited(tmp_path, login) -> None:
+    settings = Settings.build(
+        data_dir=tmp_path / "d", identity="dev", env={}, auth_rate_limit=3, auth_rate_window=60
+    )
+    with TestClient(create_app(settings)) as c:
+        for _ in range(3):
+            login(c)
+        resp = c.post(
+            "/api/auth/cli",
+            json={"user_id": "u", "email": "e", "tailnet": "t", "device_id": "d"},
+        )
+        assert resp.status_code == 429
+        assert resp.json()["error"]["code"] == "rate_limited"
+
+
+def test_json_bodies_are_bounded(client: TestClient) -> None:
+    resp = client.post(
+        "/api/auth/cli",
+        content=b'{"a": "' + b"x" * (300 * 1024) + b'"}',
+        headers={"content-type": "application/json"},
+    )
+    assert resp.status_code == 413
+
+
+def test_health_is_public(client: TestClient) -> None:
+    resp = client.get("/health")
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "healthy"
+
+
+def test_non_dev_identity_refuses_to_start_without_keys(tmp_path) -> None:
+    from leger_server.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="LEGER_SERVER_JWT_SECRET"):
+        Settings.build(
+            data_dir=tmp_path / "d",
+            identity="tailscale",
+            env={"LEGER_SERVER_TAILSCALE_API_KEY": "k"},
+        )
+    assert not (tmp_path / "d" / "keys.json").exists()
