@@ -1,0 +1,88 @@
+"""``leger secrets fetch|clean`` and ``leger quadlet snippet``: the click side of the envfile
+strategy. The work itself is in :mod:`leger_plugin_envfile.fetch`, shared with the fast path."""
+
+from __future__ import annotations
+
+import click
+
+from leger_core.cli import subgroup
+from leger_core.config import config_path
+from leger_core.context import Leger
+from leger_core.paths import account_file
+from leger_plugin_envfile import plans
+from leger_plugin_envfile.fetch import Fetched, clean, env_file_path, fetch
+from leger_plugin_envfile.snippet import quadlet_snippet
+
+
+def register(cli: click.Group) -> None:
+    secrets = subgroup(cli, "secrets", "Secrets: fetch them for a service, sync, list.")
+    secrets.add_command(fetch_command)
+    secrets.add_command(clean_command)
+    quadlet = subgroup(cli, "quadlet", "Lines to add to a service's quadlet files.")
+    quadlet.add_command(snippet_command)
+
+
+def resolve(leger: Leger, service: str) -> plans.Plan:
+    """The service's (env var, secret name) pairs through every plugin, recorded in the fast
+    path's cache when every provider can say which files its answer depends on."""
+    plan = [(s.env, s.secret) for s in leger.service_secrets(service)]
+    inputs = _cache_inputs(leger)
+    if inputs is not None:
+        client = {k: leger.config.get(k) for k in plans.CLIENT_KEYS if leger.config.get(k)}
+        plans.record(service, plan, client, inputs)
+    return plan
+
+
+def _cache_inputs(leger: Leger) -> list[str] | None:
+    if leger._config_path:  # --config: the fast path never sees that option
+        return None
+    inputs = [str(config_path(None)), str(account_file())]
+    for impl in leger.pm.hook.leger_service_secrets.get_hookimpls():
+        if impl.plugin_name == plans.CONFIG_PROVIDER:
+            continue
+        declare = getattr(impl.plugin, "leger_service_secrets_inputs", None)
+        if declare is None:
+            return None
+        inputs.extend(str(p) for p in declare(leger.config))
+    return inputs
+
+
+@click.command(name="fetch")
+@click.argument("service")
+@click.option(
+    "-o",
+    "--output",
+    metavar="PATH",
+    help="Write here instead of $XDG_RUNTIME_DIR/leger/SERVICE.env.",
+)
+@click.pass_obj
+def fetch_command(leger: Leger, service: str, output: str | None) -> None:
+    """Write SERVICE's secrets from legerd to its env file (0600, atomic) for podman's
+    --env-file and systemd's EnvironmentFile=. Run by ExecStartPre= at every start; a value
+    that cannot be written exactly (a newline, …), a missing secret or a legerd that is down
+    is an error, and then no file is left."""
+    from leger_plugin_setec.backend import client_from_config
+
+    plan = resolve(leger, service)
+    with client_from_config(leger.config) as client:
+        result: Fetched = fetch(service, plan, client, output)
+    click.echo(result.message())
+
+
+@click.command(name="clean")
+@click.argument("service")
+@click.option("-o", "--output", metavar="PATH", help="The file given to fetch --output.")
+def clean_command(service: str, output: str | None) -> None:
+    """Remove SERVICE's env file (for ExecStopPost=). Nothing to remove is not an error."""
+    path = output or env_file_path(service)
+    removed = clean(service, output)
+    click.echo(f"Removed {path}" if removed else f"Nothing to remove at {path}")
+
+
+@click.command(name="snippet")
+@click.argument("service")
+@click.pass_obj
+def snippet_command(leger: Leger, service: str) -> None:
+    """Print the lines to add to SERVICE's .container file so it gets its secrets through an
+    env file fetched at every start and removed at stop."""
+    click.echo(quadlet_snippet(service, leger.service_secrets(service)), nl=False)

@@ -1,0 +1,114 @@
+"""``leger secrets fetch`` and ``leger secrets clean``: the work both the fast path and the click
+commands do, so they cannot drift apart. Cheap imports only."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from leger_core.errors import InvalidInputError, LegerError, NotFoundError
+from leger_core.paths import runtime_dir
+from leger_plugin_envfile.envformat import ensure_private_dir, render, write_private
+
+SERVICE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}")
+
+
+@dataclass
+class Fetched:
+    path: str
+    envs: list[str]
+
+    def message(self) -> str:
+        names = ", ".join(self.envs) or "no secrets"
+        return f"Wrote {self.path} ({names})"
+
+
+def check_service(service: str) -> str:
+    if not SERVICE_NAME.fullmatch(service):
+        raise InvalidInputError(
+            f"invalid service name {service!r}: use letters, digits, '_', '.', '@' and '-'"
+        )
+    return service
+
+
+def env_file_path(service: str) -> str:
+    """``$XDG_RUNTIME_DIR/leger/SERVICE.env`` (``/run/user/UID/leger/`` without it)."""
+    return os.path.join(str(runtime_dir()), f"{check_service(service)}.env")
+
+
+def fetch(
+    service: str, plan: Sequence[tuple[str, str]], client: Any, output: str | None = None
+) -> Fetched:
+    """Read every secret of ``plan`` from ``client`` and write the env file for ``service``.
+
+    All or nothing: on any error no file is left — not even the one a previous start wrote,
+    so a container never starts with values that could not be refreshed."""
+    path = output if output else env_file_path(service)
+    check_service(service)
+    try:
+        entries = []
+        for env, secret in plan:
+            try:
+                value = client.get(secret)
+            except NotFoundError:
+                raise NotFoundError(
+                    f"service {service!r} needs secret {secret!r} ({env}), which legerd does not "
+                    "have",
+                    hint="add it with `leger secrets sync` or `leger local put`",
+                ) from None
+            entries.append((env, secret, value.reveal()))
+        data = render(entries)
+        parent = os.path.dirname(os.path.abspath(path))
+        if not output or not os.path.isdir(parent):
+            ensure_private_dir(parent)
+        write_private(path, data)
+    except LegerError:
+        _remove(path)
+        raise
+    except OSError as exc:
+        _remove(path)
+        raise LegerError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return Fetched(path, [env for env, _ in plan])
+
+
+def clean(service: str, output: str | None = None) -> bool:
+    """Remove the env file of ``service``; True if there was one."""
+    path = output if output else env_file_path(service)
+    check_service(service)
+    return _remove(path)
+
+
+def _remove(path: str) -> bool:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def parse_fetch_args(argv: Sequence[str]) -> tuple[str, str | None] | None:
+    """``SERVICE [--output PATH]`` as the click command takes it; None for anything else
+    (``--help``, a typo, …) so the click command answers."""
+    service: str | None = None
+    output: str | None = None
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg in ("-o", "--output"):
+            if not args or output is not None:
+                return None
+            output = args.pop(0)
+        elif arg.startswith("--output="):
+            if output is not None:
+                return None
+            output = arg.partition("=")[2]
+        elif arg.startswith("-") or service is not None:
+            return None
+        else:
+            service = arg
+    if service is None or output == "":
+        return None
+    return service, output

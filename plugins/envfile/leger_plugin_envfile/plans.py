@@ -1,0 +1,129 @@
+"""A cache of what ``leger secrets fetch SERVICE`` needs: the service's secrets and where legerd
+is, so the fast path reads one small JSON file instead of parsing TOML and loading plugins.
+
+The full CLI is always the source of truth: it resolves a service through the
+``leger_service_secrets`` hook and records the answer here together with a stamp (inode, size,
+mtime, ctime) of every file the answer came from — the config file, the account file, and what
+other providers declare. The fast path uses an entry only when every stamp still matches and the
+environment that chose those files is the same; otherwise it falls back to the full CLI, which
+refreshes the entry. A provider that cannot say which files it reads makes its services
+uncacheable (always the full CLI) rather than risk a stale answer.
+
+A provider declares its inputs with a module-level function next to its hook implementation::
+
+    def leger_service_secrets_inputs(config) -> list[str]:  # paths whose change may change
+        return [str(manifest_path)]                          # the answer; missing files are ok
+
+Standard library only (plus leger_core's cheap modules): this is read on every container start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+VERSION = 1
+# What chooses the files an answer comes from (plugins, config path, account file). Where
+# legerd is and its token are resolved at run time from the cached config values, exactly as
+# leger_plugin_setec does, so $LEGERD_SOCKET and $LEGERD_TOKEN need no entry of their own.
+ENV_KEYS = ("LEGER_LOAD_PLUGINS", "LEGER_CONFIG", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "HOME")
+# Config keys the setec client reads; their values (never secrets) are cached with the plan.
+CLIENT_KEYS = ("legerd.socket", "legerd.url", "legerd.token_file")
+MAX_ENTRIES = 8
+# The core's own config reader; its inputs (config and account file) are always stamped.
+CONFIG_PROVIDER = "leger.config_services"
+
+Plan = list[tuple[str, str]]  # (env var, secret name) pairs, in file order
+
+
+def cache_file() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "leger", "service-plans.json")
+
+
+def cache_key() -> str:
+    env = "|".join(f"{k}={os.environ.get(k, '')}" for k in ENV_KEYS)
+    return f"v{VERSION}|{sys.prefix}|{os.getuid()}|{env}"
+
+
+def stamp(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _read() -> dict[str, Any]:
+    try:
+        with open(cache_file(), "rb") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _entry(data: dict[str, Any]) -> dict[str, Any] | None:
+    entry = data.get(cache_key())
+    if not isinstance(entry, dict):
+        return None
+    inputs = entry.get("inputs")
+    if not isinstance(inputs, dict):
+        return None
+    for path, recorded in inputs.items():
+        if stamp(path) != recorded:
+            return None
+    return entry
+
+
+class CachedConfig:
+    """The config values the setec client reads, as recorded by the full CLI."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+
+def lookup(service: str) -> tuple[Plan, CachedConfig] | None:
+    """(plan, client config) for ``service`` if the cache holds a current answer, else None."""
+    entry = _entry(_read())
+    if entry is None:
+        return None
+    plan = entry.get("services", {}).get(service)
+    client = entry.get("client")
+    if not isinstance(plan, list) or not isinstance(client, dict):
+        return None
+    return [(str(env), str(secret)) for env, secret in plan], CachedConfig(client)
+
+
+def record(service: str, plan: Plan, client: dict[str, Any], inputs: Iterable[str]) -> None:
+    """Remember ``plan`` for ``service``. Never fails the command that calls it."""
+    stamps = {path: stamp(path) for path in inputs}
+    data = _read()
+    key = cache_key()
+    entry = data.pop(key, None)
+    if (
+        not isinstance(entry, dict)
+        or entry.get("inputs") != stamps
+        or entry.get("client") != client
+    ):
+        entry = {"inputs": stamps, "client": client, "services": {}}
+    entry["services"][service] = [list(item) for item in plan]
+    data[key] = entry
+    while len(data) > MAX_ENTRIES:  # other environments (a shell, systemd, tests): keep a few
+        del data[next(iter(data))]
+    path = cache_file()
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, path)
+    except OSError:
+        pass

@@ -1,0 +1,34 @@
+"""The quadlet lines that make a service use its env file."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from leger_core.models import ServiceSecret
+from leger_plugin_envfile.fetch import check_service
+
+
+def leger_executable() -> str:
+    """The absolute path of this installation's ``leger`` (systemd wants absolute paths)."""
+    beside = os.path.join(os.path.dirname(sys.executable), "leger")
+    return beside if os.access(beside, os.X_OK) else "/usr/bin/leger"
+
+
+def quadlet_snippet(service: str, secrets: Sequence[ServiceSecret]) -> str:
+    check_service(service)
+    leger = leger_executable()
+    # %t is the unit's runtime directory ($XDG_RUNTIME_DIR for user units, /run for system
+    # ones); passing the path explicitly keeps fetch, the container and clean on one file.
+    path = f"%t/leger/{service}.env"
+    names = ", ".join(f"{s.env} <- {s.secret}" for s in secrets) or "none"
+    return (
+        f"# Secrets for {service} via an env file (leger envfile strategy): {names}\n"
+        "[Container]\n"
+        f"EnvironmentFile={path}\n"
+        "\n"
+        "[Service]\n"
+        f"ExecStartPre={leger} secrets fetch {service} --output {path}\n"
+        f"ExecStopPost={leger} secrets clean {service} --output {path}\n"
+    )
