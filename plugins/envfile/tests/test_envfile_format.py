@@ -74,10 +74,11 @@ def test_write_private_is_0600_from_the_first_byte(tmp_path, monkeypatch):
 
         def spy(src, dst):
             seen["mode"] = stat.S_IMODE(os.stat(src).st_mode)
-            seen["content"] = open(src, "rb").read()
+            with open(src, "rb") as fh:
+                seen["content"] = fh.read()
             return real_replace(src, dst)
 
-        monkeypatch.setattr(envformat.os, "replace", spy)
+        monkeypatch.setattr(os, "replace", spy)
         target = tmp_path / "svc.env"
         write_private(str(target), b"A=1\n")
     finally:
@@ -94,7 +95,7 @@ def test_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch
     def boom(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(envformat.os, "fsync", boom)
+    monkeypatch.setattr(os, "fsync", boom)
     with pytest.raises(OSError):
         write_private(str(target), b"NEW=2\n")
     assert target.read_bytes() == b"OLD=1\n"
