@@ -42,6 +42,9 @@ def check_name(name: object) -> str:
         raise BadRequest(f"secret name longer than {MAX_NAME} characters")
     if not NAME_RE.match(name) or "//" in name or name.endswith("/"):
         raise BadRequest("secret names use letters, digits and _ . - / @ : + = only")
+    if any(part in (".", "..") for part in name.split("/")):
+        # Other parts of Leger turn names into file names: no path tricks.
+        raise BadRequest("secret names cannot have . or .. as a path segment")
     return name
 
 

@@ -12,6 +12,8 @@ socket, for one test. It yields a :class:`LegerdDaemon`::
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +159,70 @@ def legerd_factory(tmp_path: Path) -> Iterator[Any]:
     for daemon, run_dir in made:
         daemon.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# --- raw HTTP: exactly what a setec client sends and sees -----------------------------------
+
+SETEC_HEADERS = {"Content-Type": "application/json", "Sec-X-Tailscale-No-Browsers": "setec"}
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(
+    address: Path | tuple[str, int],
+    path: str,
+    body: bytes | dict[str, Any] | None = None,
+    *,
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+) -> Answer:
+    data = json.dumps(body).encode() if isinstance(body, dict) else (body or b"")
+    hdrs = SETEC_HEADERS if headers is None else headers
+    family = socket.AF_UNIX if isinstance(address, Path) else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(str(address) if isinstance(address, Path) else address)
+    lines = [f"{method} {path} HTTP/1.1", "Host: legerd", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in hdrs.items()]
+    lines.append(f"Content-Length: {len(data)}")
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+    raw = b""
+    while chunk := sock.recv(65536):
+        raw += chunk
+    sock.close()
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    parsed = {}
+    for line in header_lines:
+        k, _, v = line.partition(":")
+        parsed[k.strip().lower()] = v.strip()
+    return Answer(int(status_line.split()[1]), parsed, rest)
+
+
+def b64(value: bytes | str) -> str:
+    return base64.b64encode(value.encode() if isinstance(value, str) else value).decode()
+
+
+class Api:
+    """``api.put("name", "value")`` etc. over the raw socket; returns :class:`Answer`."""
+
+    def __init__(self, address: Path | tuple[str, int], headers: dict[str, str] | None = None):
+        self.address = address
+        self.headers = headers
+
+    def call(self, method: str, body: dict[str, Any]) -> Answer:
+        return http(self.address, f"/api/{method}", body, headers=self.headers)
+
+    def put(self, name: str, value: bytes | str) -> Answer:
+        return self.call("put", {"Name": name, "Value": b64(value)})
+
+    def get(self, name: str, version: int = 0, **extra: Any) -> Answer:
+        return self.call("get", {"Name": name, "Version": version, **extra})
