@@ -7,7 +7,7 @@ import json
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -34,7 +34,7 @@ SOCKET = click.option(
 )
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     click.echo(f"legerd: {exc}", err=True)
     sys.exit(1)
 
@@ -185,3 +185,55 @@ def status(state_dir: Path | None, socket_path: Path | None, as_json: bool) -> N
         if not health:
             click.echo(f"start it with: legerd serve --socket {socket_path}")
     sys.exit(0 if health else 1)
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens for callers on a TCP listener (stored hashed)."""
+
+
+@token.command("add")
+@click.argument("name")
+@STATE_DIR
+def token_add(name: str, state_dir: Path | None) -> None:
+    """Make a token NAME and print it once; rules name it as principal token:NAME.
+
+    A running legerd picks it up on SIGHUP (systemctl reload legerd) or restart."""
+    from legerd.tokens import add_token
+
+    try:
+        value = add_token(state_dir or default_state_dir(), name)
+    except (StateError, OSError) as exc:
+        _fail(exc)
+    click.echo(value)
+    click.echo(f"token {name!r} made; it is shown only now. Reload legerd to use it.", err=True)
+
+
+@token.command("remove")
+@click.argument("name")
+@STATE_DIR
+def token_remove(name: str, state_dir: Path | None) -> None:
+    """Remove the token NAME (reload legerd to apply)."""
+    from legerd.tokens import remove_token
+
+    try:
+        removed = remove_token(state_dir or default_state_dir(), name)
+    except (StateError, OSError) as exc:
+        _fail(exc)
+    if not removed:
+        _fail(StateError(f"no token called {name!r}"))
+    click.echo(f"token {name!r} removed")
+
+
+@token.command("list")
+@STATE_DIR
+def token_list(state_dir: Path | None) -> None:
+    """Token names (never the tokens)."""
+    from legerd.tokens import read_tokens, tokens_path
+
+    try:
+        names = sorted(read_tokens(tokens_path(state_dir or default_state_dir())))
+    except StateError as exc:
+        _fail(exc)
+    for name in names:
+        click.echo(name)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import signal
 import socket
 import stat
 import struct
@@ -22,6 +23,7 @@ from legerd.audit import AuditLog
 from legerd.errors import StateError
 from legerd.state import StateLock, init_state
 from legerd.store import SecretStore
+from legerd.tokens import read_tokens, tokens_path
 
 
 @dataclass
@@ -118,6 +120,26 @@ def bind_tcp(listen: str) -> socket.socket:
     return sock
 
 
+def load_rules(opts: ServeOptions) -> AccessRules:
+    rules = AccessRules.load(opts.rules_path or opts.state_dir / "access.toml")
+    rules.tokens.update(read_tokens(tokens_path(opts.state_dir)))
+    return rules
+
+
+def reload_on_hup(daemon: Daemon, opts: ServeOptions) -> None:
+    """SIGHUP re-reads the access rules and tokens; a broken file keeps the old ones."""
+
+    def reload(signum: int, frame: object) -> None:
+        try:
+            daemon.rules = load_rules(opts)
+        except StateError as exc:
+            print(f"legerd: kept the old access rules: {exc}", file=sys.stderr, flush=True)
+        else:
+            print("legerd: access rules reloaded", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGHUP, reload)
+
+
 def serve(opts: ServeOptions) -> None:
     state_dir = opts.state_dir
     if init_state(state_dir):
@@ -127,7 +149,7 @@ def serve(opts: ServeOptions) -> None:
         )
     lock = StateLock(state_dir)
     lock.acquire()
-    rules = AccessRules.load(opts.rules_path or state_dir / "access.toml")
+    rules = load_rules(opts)
     if opts.listen and not (rules.has_remote_auth or opts.tailscale_socket):
         raise StateError(
             "refusing a TCP listener without authentication: add a bearer token "
@@ -136,6 +158,7 @@ def serve(opts: ServeOptions) -> None:
     store = SecretStore.open(state_dir)
     audit = AuditLog(state_dir / "audit.log")
     daemon = Daemon(store, audit, rules, opts.tailscale_socket)
+    reload_on_hup(daemon, opts)
     mode = opts.socket_mode or rules.socket_mode or 0o600
     sockets = [bind_unix(opts.socket_path, mode)]
     if opts.listen:
