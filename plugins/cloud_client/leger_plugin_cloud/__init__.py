@@ -1,22 +1,42 @@
-"""The leger-server client: login, secrets sync, releases.
+"""The leger-server client: ``leger auth``, ``leger secrets list|get|set|rm|sync``,
+``leger releases``, the ``cloud`` secret backend and the Tailscale identity provider.
 
-Behaviour lands in a later change; until then each registered name says so plainly."""
+Commands and clients are imported only when used, so loading this plugin stays cheap."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leger_core import hookimpl
-from leger_core.errors import NotImplementedYetError
+
+if TYPE_CHECKING:
+    import click
+
+    from leger_core.config import Config
 
 
-def _not_yet(kind: str, name: str) -> Any:
-    def factory(leger: Any) -> Any:
-        raise NotImplementedYetError(f"the {kind} {name!r} is registered but not built yet")
+@hookimpl
+def leger_register_commands(cli: click.Group) -> None:
+    from leger_core.cli import subgroup
+    from leger_plugin_cloud import commands_secrets
+    from leger_plugin_cloud.commands_auth import auth_group
+    from leger_plugin_cloud.commands_releases import releases_group
 
-    return factory
+    cli.add_command(auth_group)
+    cli.add_command(releases_group)
+    secrets = subgroup(cli, "secrets", "Secrets: your account's (cloud) and this machine's.")
+    commands_secrets.register(secrets)
 
 
 @hookimpl
 def leger_register_secret_backends(register: Any) -> None:
-    register("cloud", _not_yet("secret backend", "cloud"))
+    from leger_plugin_cloud.backend import backend_factory
+
+    register("cloud", backend_factory)
+
+
+@hookimpl
+def leger_identity(config: Config) -> dict[str, Any] | None:
+    from leger_plugin_cloud.tailscale import tailscale_identity
+
+    return tailscale_identity(config)

@@ -1,0 +1,116 @@
+"""``leger auth login|status|logout``."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from leger_core.errors import ConfigError, UsageError
+from leger_core.paths import read_account
+
+DEFAULT_PORT_HINT = "e.g. --server http://127.0.0.1:8420"
+
+
+def _server_url(leger: Any, explicit: str | None) -> str:
+    url = explicit or os.environ.get("LEGER_SERVER_URL") or leger.config.get("cloud.server")
+    if not url:
+        account = read_account()
+        url = account.get("server") if account else None
+    if not url:
+        raise UsageError(
+            "which leger-server? pass --server URL, set LEGER_SERVER_URL, or "
+            f"`leger config set cloud.server URL` ({DEFAULT_PORT_HINT})"
+        )
+    url = str(url).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--server must be an http(s) URL, not {url!r}")
+    return url
+
+
+@click.group(name="auth")
+def auth_group() -> None:
+    """Log in to a leger-server with your Tailscale identity."""
+
+
+@auth_group.command(name="login")
+@click.option("--server", "server", metavar="URL", help="leger-server URL (else config).")
+@click.option("--browser", is_flag=True, help="Also open the web UI, logged in.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON (never the token).")
+@click.pass_obj
+def login(leger: Any, server: str | None, browser: bool, as_json: bool) -> None:
+    """Send this machine's identity (Tailscale, or [identity] in config) to the server and
+    keep the token it issues in the OS keyring (or a 0600 file where there is none)."""
+    from leger_core import __version__
+    from leger_plugin_cloud.client import CloudClient
+    from leger_plugin_cloud.session import save_account, save_token
+
+    url = _server_url(leger, server)
+    identity = leger.identity()
+    if not identity:
+        raise ConfigError(
+            "no identity: Tailscale is not running here and config has no [identity]",
+            hint="start Tailscale, or for development `leger config set identity.user_id …` "
+            "(user_id, email, tailnet, device_id)",
+        )
+    with CloudClient(url) as client:
+        data = client.login(identity, cli_version=__version__)
+    store, location = save_token(url, data["token"])
+    account = save_account(url, data["user"], store, location)
+    if as_json:
+        click.echo(json.dumps({**account, "identity_source": identity.get("source")}, indent=2))
+    else:
+        click.echo(f"Logged in to {url} as {account['email']} ({account['user_uuid']}).")
+        if store == "keyring":
+            click.echo(f"Token stored in {location}.")
+        else:
+            click.echo(f"Token stored in {location} (mode 0600): no OS keyring is available.")
+    if browser:
+        import webbrowser
+
+        target = f"{url}/auth?token={data['token']}"
+        if not webbrowser.open(target):
+            click.echo("Could not open a browser; open the web UI and log in there.", err=True)
+
+
+@auth_group.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@click.option("--offline", is_flag=True, help="Do not ask the server.")
+def status(as_json: bool, offline: bool) -> None:
+    """Who you are logged in as, where the token is, and whether the server accepts it."""
+    from leger_core.errors import LegerError
+    from leger_plugin_cloud.session import current_client, require_account
+
+    account = require_account()
+    result: dict[str, Any] = dict(account)
+    if not offline:
+        try:
+            with current_client() as client:
+                me = client.me()
+            result["valid"] = True
+            result["display_name"] = me.get("display_name")
+        except LegerError as exc:
+            result["valid"] = False
+            result["problem"] = str(exc)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"Server:   {account['server']}")
+    click.echo(f"User:     {account.get('email')} ({account['user_uuid']})")
+    click.echo(f"Token in: {account.get('token_location')}")
+    if not offline:
+        click.echo("Session:  " + ("valid" if result["valid"] else f"invalid: {result['problem']}"))
+
+
+@auth_group.command(name="logout")
+def logout() -> None:
+    """Forget the token and the account info on this machine."""
+    from leger_plugin_cloud.session import forget_account
+
+    account = forget_account()
+    if account is None:
+        click.echo("Not logged in.")
+    else:
+        click.echo(f"Logged out of {account.get('server')}; token removed.")
