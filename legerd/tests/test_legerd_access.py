@@ -72,7 +72,7 @@ def token_setup(legerd_factory, tmp_path):
 
 
 def test_bearer_token_gets_what_rules_allow(token_setup) -> None:
-    daemon, token, port = token_setup
+    _daemon, token, port = token_setup
     client = SetecClient(f"http://127.0.0.1:{port}", token=token)
     assert client.get("ci/deploy-key").reveal() == b"ci-value"
     assert [i.name for i in client.list()] == ["ci/deploy-key"]
