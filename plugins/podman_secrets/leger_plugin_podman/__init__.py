@@ -1,23 +1,7 @@
-"""Podman's secret store and the ``leger driver`` shell-driver shim.
+"""Podman's secret store (podman-py) and the ``leger driver`` shell-driver shim.
 
-Behaviour lands in a later change; until then each registered name says so plainly."""
-
-from __future__ import annotations
-
-from typing import Any
-
-from leger_core import hookimpl
-from leger_core.errors import NotImplementedYetError
-
-
-def _not_yet(kind: str, name: str) -> Any:
-    def factory(leger: Any) -> Any:
-        raise NotImplementedYetError(f"the {kind} {name!r} is registered but not built yet")
-
-    return factory
-
-
-@hookimpl
-def leger_register_injectors(register: Any) -> None:
-    register("podman", _not_yet("injector", "podman"))
-    register("driver", _not_yet("injector", "driver"))
+This ``__init__`` stays empty on purpose: ``leger driver lookup`` runs at every container start
+through :mod:`leger_plugin_podman.fast` and must not import click or pluggy. The hooks are in
+:mod:`leger_plugin_podman.plugin` (the entry point); test fixtures in
+:mod:`leger_plugin_podman.testing`.
+"""

@@ -59,10 +59,19 @@ class PodmanEnv:
             f'runroot = "{root / "run"}"\n'
         )
         self.containers_conf = conf
+        # Leger run by podman (the shell driver, from the API service) must not touch the real
+        # home: give it private XDG directories and an empty config.
+        leger_home = root / "leger-home"
+        (leger_home / "config").mkdir(parents=True)
+        (leger_home / "config" / "config.toml").write_text("")
         self.env: dict[str, str] = {
             **os.environ,
             "CONTAINERS_CONF": str(conf),
             "CONTAINERS_STORAGE_CONF": str(storage),
+            "XDG_CONFIG_HOME": str(leger_home / "config"),
+            "XDG_CACHE_HOME": str(leger_home / "cache"),
+            "XDG_STATE_HOME": str(leger_home / "state"),
+            "LEGER_CONFIG": str(leger_home / "config" / "config.toml"),
         }
         self.env.pop("CONTAINER_HOST", None)
 
@@ -169,6 +178,57 @@ class PodmanEnv:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+
+
+class LegerHome:
+    """A private home for ``leger`` run as a real process next to a real legerd."""
+
+    def __init__(self, root: Path, legerd_env: Mapping[str, str], plugins: str) -> None:
+        import sys
+
+        self.root = root
+        root.mkdir()
+        self.runtime = root / "run"
+        self.runtime.mkdir(mode=0o700)
+        self.config = root / "config.toml"
+        self.config.write_text("")
+        self.leger = str(Path(sys.executable).parent / "leger")
+        self.env = {
+            **os.environ,
+            "HOME": str(root / "home"),
+            "XDG_CONFIG_HOME": str(root / "home/.config"),
+            "XDG_CACHE_HOME": str(root / "home/.cache"),
+            "XDG_STATE_HOME": str(root / "home/.local/state"),
+            "XDG_RUNTIME_DIR": str(self.runtime),
+            "LEGER_CONFIG": str(self.config),
+            "LEGER_LOAD_PLUGINS": plugins,
+            **legerd_env,
+        }
+        self.env.pop("LEGER_NO_FAST", None)
+
+    def write_config(self, data: Mapping[str, object]) -> None:
+        import tomli_w
+
+        self.config.write_text(tomli_w.dumps(dict(data)))
+
+    def run(
+        self, *args: str, env: Mapping[str, str] | None = None, input: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [self.leger, *args],
+            env={**self.env, **(env or {})},
+            input=input,
+            capture_output=True,
+            timeout=60,
+        )
+
+
+@pytest.fixture
+def leger_home(tmp_path: Path, legerd_daemon: object) -> LegerHome:
+    """``leger`` as a process: private XDG dirs, a config file, ``LEGERD_SOCKET`` of
+    ``legerd_daemon``; ``.run(*args, env=, input=)`` returns bytes output."""
+    env: Mapping[str, str] = legerd_daemon.env  # type: ignore[attr-defined]
+    return LegerHome(tmp_path / "leger-home", env, "envfile,setec,podman,initscript")
 
 
 def podman_missing() -> str | None:

@@ -1,0 +1,183 @@
+"""The ``podman`` and ``driver`` injectors: one podman secret per (service, env var).
+
+``podman``: the value is stored by podman's file driver (podman's storage directory, 0600 files
+readable by the user and root).
+``driver``: the secret uses podman's shell driver pointed at ``leger driver``; podman keeps
+nothing but a handle and the value lives in legerd. Created with a reference (``leger:NAME``,
+:meth:`DriverInjector.inject_refs`) every container start reads NAME's current value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from leger_core.errors import ConflictError, InvalidInputError
+from leger_core.models import InjectResult, SecretValue
+from leger_plugin_podman.driver import REFERENCE, SECRET_NAME
+from leger_plugin_podman.store import (
+    LABEL_DIGEST,
+    LABEL_ENV,
+    LABEL_REF,
+    LABEL_SERVICE,
+    PodmanSecretStore,
+    digest,
+    podman_url,
+)
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")
+
+
+def podman_secret_name(service: str, env: str) -> str:
+    """``openwebui`` + ``OPENAI_API_KEY`` → ``openwebui_openai_api_key``."""
+    return f"{service}_{env.lower()}"
+
+
+def quadlet_lines(service: str, envs: list[str]) -> str:
+    return "".join(
+        f"Secret={podman_secret_name(service, env)},type=env,target={env}\n" for env in envs
+    )
+
+
+def leger_executable() -> str:
+    beside = os.path.join(os.path.dirname(sys.executable), "leger")
+    return beside if os.access(beside, os.X_OK) else "/usr/bin/leger"
+
+
+def driver_options(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The shell driver's four commands. Where legerd and the config are, when set now, is
+    written into the commands: podman runs them with whatever environment its caller has (a
+    systemd unit, the API service), which may not have these variables."""
+    env = os.environ if environ is None else environ
+    pinned = [f"{k}={shlex.quote(env[k])}" for k in ("LEGERD_SOCKET", "LEGER_CONFIG") if env.get(k)]
+    prefix = " ".join(pinned) + " " if pinned else ""
+    leger = shlex.quote(leger_executable())
+    return {op: f"{prefix}{leger} driver {op}" for op in ("list", "lookup", "store", "delete")}
+
+
+@dataclass
+class Plan:
+    """What an inject will do, decided before anything changes."""
+
+    create: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+
+
+class PodmanInjector:
+    name = "podman"
+
+    def __init__(self, leger: Any = None, *, url: str | None = None) -> None:
+        config = leger.config if leger is not None else None
+        self.url = url or podman_url(config)
+        self._store: PodmanSecretStore | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    @property
+    def store(self) -> PodmanSecretStore:
+        if self._store is None:
+            self._store = PodmanSecretStore(self.url)
+        return self._store
+
+    # what differs between the podman and the driver injector
+    def _create(self, name: str, data: bytes, labels: dict[str, str]) -> None:
+        self.store.create(name, data, labels)
+
+    def inject(self, service: str, secrets: Mapping[str, SecretValue]) -> InjectResult:
+        items = {env: (value.reveal(), {LABEL_DIGEST: digest(value.reveal())}) for env, value in
+                 self._checked(service, secrets).items()}  # fmt: skip
+        return self._apply(service, items)
+
+    def remove(self, service: str) -> None:
+        for info in self.store.labelled(LABEL_SERVICE, service):
+            self.store.remove(info["Spec"]["Name"])
+
+    def _checked(self, service: str, secrets: Mapping[str, Any]) -> Mapping[str, Any]:
+        if not SERVICE_NAME.fullmatch(service):
+            raise InvalidInputError(f"invalid service name {service!r}")
+        for env in secrets:
+            if not ENV_NAME.fullmatch(env):
+                raise InvalidInputError(f"{env!r} is not a valid environment variable name")
+        return secrets
+
+    def _apply(self, service: str, items: dict[str, tuple[bytes, dict[str, str]]]) -> InjectResult:
+        existing = {i["Spec"]["Name"]: i for i in self.store.labelled(LABEL_SERVICE, service)}
+        plan = Plan()
+        for env, (_, labels) in items.items():
+            name = podman_secret_name(service, env)
+            info = existing.get(name) or self.store.inspect(name)
+            if info is None:
+                plan.create.append(env)
+                continue
+            have = info["Spec"].get("Labels") or {}
+            if have.get(LABEL_SERVICE) != service:
+                raise ConflictError(
+                    f"podman secret {name!r} exists and was not made by Leger for {service!r}",
+                    hint=f"remove it with `podman secret rm {name}` if it is not needed",
+                )
+            if self._driver_matches(info["Spec"]["Driver"]) and all(
+                have.get(k) == v for k, v in labels.items()
+            ):
+                plan.unchanged.append(env)
+            else:
+                plan.replace.append(env)
+        wanted = {podman_secret_name(service, env) for env in items}
+        plan.remove = sorted(n for n in existing if n not in wanted)
+        for env in plan.replace:
+            self.store.remove(podman_secret_name(service, env))
+        for env in plan.create + plan.replace:
+            data, labels = items[env]
+            all_labels = {LABEL_SERVICE: service, LABEL_ENV: env, **labels}
+            self._create(podman_secret_name(service, env), data, all_labels)
+        for name in plan.remove:
+            self.store.remove(name)
+        return InjectResult(
+            service=service,
+            strategy=self.name,
+            location=self.url,
+            names=sorted(items),
+            changed=bool(plan.create or plan.replace or plan.remove),
+            extra={
+                "created": ",".join(plan.create),
+                "replaced": ",".join(plan.replace),
+                "unchanged": ",".join(plan.unchanged),
+                "removed": ",".join(plan.remove),
+                "quadlet": quadlet_lines(service, sorted(items)),
+            },
+        )
+
+    def _driver_matches(self, driver: dict[str, Any]) -> bool:
+        return bool(driver.get("Name") == "file")
+
+
+class DriverInjector(PodmanInjector):
+    name = "driver"
+
+    def __init__(self, leger: Any = None, *, url: str | None = None) -> None:
+        super().__init__(leger, url=url)
+        self.options = driver_options()
+
+    def _create(self, name: str, data: bytes, labels: dict[str, str]) -> None:
+        self.store.create(name, data, labels, driver="shell", driver_opts=self.options)
+
+    def _driver_matches(self, driver: dict[str, Any]) -> bool:
+        return bool(driver.get("Name") == "shell" and driver.get("Options") == self.options)
+
+    def inject_refs(self, service: str, refs: Mapping[str, str]) -> InjectResult:
+        """Podman secrets whose data is ``leger:NAME``: podman keeps only the reference and each
+        container start reads NAME's current value from legerd. Unchanged references are left
+        alone, so rotating a value needs no new podman secret."""
+        for env, name in self._checked(service, refs).items():
+            if not SECRET_NAME.fullmatch(name):
+                raise InvalidInputError(f"{env}: {name!r} is not a legerd secret name")
+        items = {env: (REFERENCE + name.encode(), {LABEL_REF: name}) for env, name in refs.items()}
+        return self._apply(service, items)
