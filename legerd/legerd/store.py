@@ -101,6 +101,8 @@ class SecretStore:
     def open(cls, state_dir: Path) -> SecretStore:
         data_key, _fp = KeyFiles(state_dir).load_data_key()
         path = state_dir / "secrets.db"
+        for stale in state_dir.glob(".secrets.db.*.tmp"):
+            stale.unlink()  # a write cut short by a crash; never acknowledged
         try:
             raw = path.read_bytes()
         except FileNotFoundError:

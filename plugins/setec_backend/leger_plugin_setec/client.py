@@ -75,7 +75,7 @@ class _UnixHTTP:
         reused = self.sock is not None
         try:
             return self._request(path, headers, body)
-        except (ConnectionError, _EmptyResponse):
+        except ConnectionError:
             self.close()
             if not reused:
                 raise
@@ -106,7 +106,7 @@ class _UnixHTTP:
             chunk = self.sock.recv(65536)
             if not chunk:
                 if not buf:
-                    raise _EmptyResponse()
+                    raise _EmptyResponse("connection closed without an answer")
                 raise ConnectionError("connection closed in the middle of a response")
             buf += chunk
             if len(buf) > 65536 and b"\r\n\r\n" not in buf:
@@ -135,8 +135,8 @@ class _UnixHTTP:
         return status, rest[:length]
 
 
-class _EmptyResponse(Exception):
-    pass
+class _EmptyResponse(ConnectionError):
+    """The server closed the connection without a byte of answer."""
 
 
 class _URLHTTP:

@@ -1,0 +1,63 @@
+"""SIGKILL at random moments during concurrent writes: every acknowledged version survives."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+from leger_core.errors import LegerError
+from leger_core.models import SecretValue
+
+ROUNDS = 25
+WRITERS = 4
+
+
+def writer(daemon, worker: int, round_no: int, acked: list, stop: threading.Event) -> None:
+    client = daemon.client(timeout=5.0)
+    n = 0
+    try:
+        while not stop.is_set():
+            name = f"crash/w{worker}/{n % 3}"
+            value = f"r{round_no}-w{worker}-n{n}".encode()
+            try:
+                version = client.put(name, SecretValue(value))
+            except LegerError:
+                return  # legerd died under us: this write was never acknowledged
+            acked.append((name, version, value))
+            n += 1
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_acknowledged_writes_survive_sigkill(legerd_daemon) -> None:
+    rng = random.Random(20261123)
+    acked: list[tuple[str, int, bytes]] = []
+    started = time.monotonic()
+    for round_no in range(ROUNDS):
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=writer, args=(legerd_daemon, w, round_no, acked, stop))
+            for w in range(WRITERS)
+        ]
+        for t in threads:
+            t.start()
+        time.sleep(rng.uniform(0.01, 0.25))
+        legerd_daemon.kill()
+        stop.set()
+        for t in threads:
+            t.join(10)
+        legerd_daemon.start()  # the database opens (or this raises with legerd's output)
+        client = legerd_daemon.client()
+        for name, version, value in acked:
+            assert client.get(name, version).reveal() == value, (round_no, name, version)
+        client.close()
+        if time.monotonic() - started > 30:  # bounded on a busy machine
+            break
+    assert len(acked) > 100, "the test did not write enough to mean anything"
+    leftovers = list(legerd_daemon.state_dir.glob(".secrets.db.*.tmp"))
+    assert not leftovers, "stale temp files of killed writes are cleaned at start"
