@@ -73,22 +73,25 @@ class PodmanSecretStore:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         from podman.errors import APIError, NotFound
 
+        unreachable = UnavailableError(
+            f"podman's API is not reachable at {self.url}",
+            hint="start it: `systemctl --user enable --now podman.socket` or "
+            "`podman system service --time=0 &`; or set podman.socket in config",
+        )
         try:
             response = getattr(self.client.api, method)(path, **kwargs)
         except NotFound:
             return None
         except APIError as exc:
+            if exc.response is None:  # podman-py's wrapping of a connection error
+                raise unreachable from None
             if "name in use" in str(exc):
                 raise ConflictError(
                     f"a podman secret with that name already exists: {exc}"
                 ) from None
             raise LegerError(f"podman refused {path}: {exc.explanation or exc}") from None
-        except Exception as exc:  # requests' connection errors, a missing socket, …
-            raise UnavailableError(
-                f"podman's API is not reachable at {self.url} ({type(exc).__name__})",
-                hint="start it: `systemctl --user enable --now podman.socket` or "
-                "`podman system service --time=0 &`; or set podman.socket in config",
-            ) from None
+        except Exception:  # requests' connection errors, a missing socket, …
+            raise unreachable from None
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
