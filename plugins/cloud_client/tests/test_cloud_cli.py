@@ -1,0 +1,110 @@
+"""``leger auth``, ``leger secrets`` and ``leger releases`` against a real leger-server."""
+
+from __future__ import annotations
+
+import json
+import stat
+import tarfile
+
+from leger_server.testing import make_bundle
+
+
+def test_login_saves_account_without_token_and_a_0600_token_file(leger_server, leger_cli):
+    out = leger_cli("auth", "login", "--server", leger_server.url).stdout
+    assert "Logged in to" in out and "alice@example.com" in out
+    assert "no OS keyring" in out
+    account_text = (leger_cli.state_dir / "account.json").read_text()
+    account = json.loads(account_text)
+    assert account["server"] == leger_server.url
+    assert account["token_store"] == "file"
+    assert len(account["user_uuid"]) == 36
+    token_file = leger_cli.state_dir / "cloud-token.json"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    token = json.loads(token_file.read_text())[leger_server.url]
+    assert token not in account_text
+    status = json.loads(leger_cli("auth", "status", "--json").stdout)
+    assert status["valid"] is True and "token" not in status
+
+
+def test_logout_forgets_token_and_account(logged_in, leger_cli):
+    assert "Logged out" in leger_cli("auth", "logout").stdout
+    assert not (leger_cli.state_dir / "account.json").exists()
+    assert not (leger_cli.state_dir / "cloud-token.json").exists()
+    err = leger_cli("secrets", "list", expect=6).stderr
+    assert "leger auth login" in err
+
+
+def test_login_without_identity_is_a_config_error(leger_server, leger_cli, tmp_path):
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    result = leger_cli(
+        "auth", "login", "--server", leger_server.url, env={"LEGER_CONFIG": str(empty)}, expect=3
+    )
+    assert "no identity" in result.stderr
+
+
+def test_login_to_a_dead_server_is_unavailable(leger_cli):
+    result = leger_cli("auth", "login", "--server", "http://127.0.0.1:9", expect=5)
+    assert "cannot reach leger-server" in result.stderr
+
+
+def test_secrets_set_get_list_rm(logged_in, leger_cli):
+    assert (
+        "Stored api_key (version 1)"
+        in leger_cli("secrets", "set", "api_key", input="sk-one\n").stdout
+    )
+    assert leger_cli("secrets", "get", "api_key").stdout == "sk-one\n"
+    assert "unchanged" in leger_cli("secrets", "set", "api_key", input="sk-one").stdout
+    leger_cli("secrets", "set", "api_key", input="sk-two")
+    listed = json.loads(leger_cli("secrets", "list", "--json").stdout)
+    assert [(s["name"], s["version"]) for s in listed] == [("api_key", 2)]
+    assert "sk-two" not in json.dumps(listed)
+    leger_cli("secrets", "rm", "api_key")
+    assert "not found" in leger_cli("secrets", "get", "api_key", expect=4).stderr
+
+
+def test_secrets_set_reads_a_file_never_an_argument(logged_in, leger_cli, tmp_path):
+    value_file = tmp_path / "v.txt"
+    value_file.write_text("from-file\n")
+    leger_cli("secrets", "set", "k", "--file", str(value_file))
+    assert leger_cli("secrets", "get", "k").stdout == "from-file\n"
+    leger_cli("secrets", "set", "k", "a-value-in-argv", expect=2)
+
+
+def test_bad_secret_name_is_invalid_input(logged_in, leger_cli):
+    assert leger_cli("secrets", "set", "bad name!", input="x", expect=7).returncode == 7
+
+
+def test_releases_create_list_show(logged_in, leger_cli):
+    leger_cli(
+        "releases", "create", "my-openwebui", "--git-url", "https://github.com/alice/quadlets"
+    )
+    listed = json.loads(leger_cli("releases", "list", "--json").stdout)
+    assert listed[0]["name"] == "my-openwebui" and listed[0]["kind"] == "git"
+    shown = json.loads(leger_cli("releases", "show", listed[0]["id"], "--json").stdout)
+    assert shown["git_branch"] == "main"
+    leger_cli("releases", "create", "x", "--git-url", "not a url", expect=7)
+    dup = leger_cli("releases", "create", "my-openwebui", "--git-url", "https://h/r", expect=8)
+    assert "exists" in dup.stderr
+
+
+def test_releases_upload_and_download_are_identical(logged_in, leger_cli, tmp_path):
+    data = make_bundle({"openwebui.container": b"[Container]\nImage=busybox\n"})
+    bundle = tmp_path / "b.tar.gz"
+    bundle.write_bytes(data)
+    up = json.loads(leger_cli("releases", "upload", str(bundle), "--json").stdout)
+    assert up["version"] == 1 and up["files"] == ["openwebui.container"]
+    out = tmp_path / "out"
+    out.mkdir()
+    got = json.loads(leger_cli("releases", "download", "latest", "-o", str(out), "--json").stdout)
+    assert open(got["path"], "rb").read() == data
+    with tarfile.open(got["path"]) as tar:
+        assert "manifest.json" in tar.getnames()
+
+
+def test_refused_bundle_is_invalid_input(logged_in, leger_cli, tmp_path):
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"not gzip at all")
+    err = leger_cli("releases", "upload", str(bad), expect=7).stderr
+    assert "not a valid .tar.gz" in err
+    assert json.loads(leger_cli("releases", "list", "--json").stdout) == []
