@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import tarfile
+from pathlib import Path
 
 from leger_server.testing import make_bundle
 
@@ -97,7 +98,7 @@ def test_releases_upload_and_download_are_identical(logged_in, leger_cli, tmp_pa
     out = tmp_path / "out"
     out.mkdir()
     got = json.loads(leger_cli("releases", "download", "latest", "-o", str(out), "--json").stdout)
-    assert open(got["path"], "rb").read() == data
+    assert Path(got["path"]).read_bytes() == data
     with tarfile.open(got["path"]) as tar:
         assert "manifest.json" in tar.getnames()
 

@@ -15,9 +15,8 @@ from leger_server.testing import free_port, make_bundle
 
 
 def test_401_is_denied_with_the_login_hint(leger_server):
-    with CloudClient(leger_server.url, "not-a-token") as client:
-        with pytest.raises(DeniedError) as err:
-            client.me()
+    with CloudClient(leger_server.url, "not-a-token") as client, pytest.raises(DeniedError) as err:
+        client.me()
     assert "run leger auth login" in str(err.value)
 
 
@@ -30,9 +29,9 @@ def test_404_is_not_found(leger_server):
 
 
 def test_network_failure_is_unavailable():
-    with CloudClient(f"http://127.0.0.1:{free_port()}", "t") as client:
-        with pytest.raises(UnavailableError):
-            client.list_secrets()
+    url = f"http://127.0.0.1:{free_port()}"
+    with CloudClient(url, "t") as client, pytest.raises(UnavailableError):
+        client.list_secrets()
 
 
 def test_values_are_secret_values_and_never_in_errors(leger_server):
@@ -70,9 +69,9 @@ def test_upload_and_download_report_progress(leger_server, tmp_path):
 def test_failed_download_leaves_nothing(leger_server, tmp_path):
     dest = tmp_path / "downloads"
     dest.mkdir()
-    with CloudClient(leger_server.url, leger_server.login()) as client:
-        with pytest.raises(NotFoundError):
-            client.download_release(7, dest)
+    client = CloudClient(leger_server.url, leger_server.login())
+    with client, pytest.raises(NotFoundError):
+        client.download_release(7, dest)
     assert list(dest.iterdir()) == []
 
 
