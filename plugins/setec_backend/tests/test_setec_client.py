@@ -1,0 +1,181 @@
+"""SetecClient against a real legerd: typed errors, conditional gets, addresses, cheap import."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leger_core.config import Config
+from leger_core.errors import (
+    ConflictError,
+    DeniedError,
+    InvalidInputError,
+    NotFoundError,
+    UnavailableError,
+)
+from leger_core.models import SecretInfo, SecretValue
+from leger_plugin_setec.backend import SetecBackend
+from leger_plugin_setec.client import SetecClient, legerd_address
+
+
+@pytest.fixture
+def client(legerd_daemon):
+    c = legerd_daemon.client()
+    yield c
+    c.close()
+
+
+def test_importing_the_client_stays_cheap() -> None:
+    code = (
+        "import sys, json; import leger_plugin_setec.client; print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True)
+    loaded = set(json.loads(out.stdout))
+    heavy = {
+        "httpx", "click", "pluggy", "http.client", "ssl", "email", "asyncio",
+        "leger_core.cli", "leger_core.plugins", "leger_core.config", "importlib.metadata",
+    }  # fmt: skip
+    assert not heavy & loaded, heavy & loaded
+
+
+def test_full_round_of_the_api(client: SetecClient) -> None:
+    assert client.list() == []
+    assert client.put("app/a", SecretValue("one")) == 1
+    assert client.put("app/a", SecretValue("one")) == 1
+    assert client.put("app/a", SecretValue("two")) == 2
+    assert client.info("app/a") == SecretInfo("app/a", (1, 2), 1)
+    client.activate("app/a", 2)
+    assert client.get("app/a").reveal() == b"two"
+    assert client.get("app/a", 1).reveal() == b"one"
+    client.delete_version("app/a", 1)
+    client.create_version("app/a", 7, SecretValue("seven"))
+    assert client.info("app/a") == SecretInfo("app/a", (2, 7), 7)
+    assert client.list() == [SecretInfo("app/a", (2, 7), 7)]
+    client.delete("app/a")
+    assert client.list() == []
+
+
+def test_get_if_changed(client: SetecClient) -> None:
+    client.put("k", SecretValue("v1"))
+    assert client.get_if_changed("k", 1) is None
+    client.put("k", SecretValue("v2"))
+    client.activate("k", 2)
+    changed = client.get_if_changed("k", 1)
+    assert changed is not None and changed.reveal() == b"v2"
+    assert client.get_versioned("k") == (SecretValue("v2"), 2)
+
+
+def test_errors_are_typed(client: SetecClient) -> None:
+    with pytest.raises(NotFoundError, match="'missing'"):
+        client.get("missing")
+    with pytest.raises(InvalidInputError):
+        client.put("bad name", SecretValue("x"))
+    client.put("k", SecretValue("v"))
+    with pytest.raises(ConflictError):
+        client.create_version("k", 1, SecretValue("again"))
+    with pytest.raises(DeniedError):
+        client.put("_internal/x", SecretValue("x"))
+    with pytest.raises(InvalidInputError):
+        client.delete_version("k", 1)  # the active version
+
+
+def test_no_value_in_errors_or_reprs(client: SetecClient) -> None:
+    value = "never-in-a-message-9911"
+    client.put("k", SecretValue(value))
+    for call in (
+        lambda: client.get("k", 5),
+        lambda: client.create_version("k", 1, SecretValue(value)),
+    ):
+        with pytest.raises(Exception) as info:
+            call()
+        assert value not in str(info.value) and value not in repr(info.value)
+    assert value not in repr(client)
+
+
+def test_missing_socket_says_legerd_is_not_running(tmp_path: Path) -> None:
+    path = tmp_path / "nope.sock"
+    with pytest.raises(UnavailableError) as info:
+        SetecClient(str(path)).list()
+    message = str(info.value)
+    assert f"legerd is not running at {path}" in message
+    assert "legerd serve" in message
+    assert info.value.exit_code == 5
+
+
+def test_stale_socket_says_legerd_is_not_running(tmp_path: Path) -> None:
+    path = Path(f"/tmp/legerd-stale-{os.getpid()}.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))  # bound, never listening: ECONNREFUSED, like a crashed legerd
+    try:
+        with pytest.raises(UnavailableError, match="not running"):
+            SetecClient(str(path)).get("x")
+    finally:
+        sock.close()
+        path.unlink()
+
+
+def test_unreachable_url_is_unavailable() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(UnavailableError):
+        SetecClient(f"http://127.0.0.1:{port}").list()
+
+
+def test_client_reconnects_after_legerd_restarts(legerd_daemon, client: SetecClient) -> None:
+    client.put("k", SecretValue("v"))
+    legerd_daemon.restart()
+    assert client.get("k").reveal() == b"v"  # the kept-alive connection died; a new one is made
+
+
+def test_client_reports_unavailable_while_stopped(legerd_daemon, client: SetecClient) -> None:
+    client.put("k", SecretValue("v"))
+    legerd_daemon.stop()
+    with pytest.raises(UnavailableError, match="not running"):
+        client.get("k")
+
+
+def test_backend_cache_asks_only_if_changed(legerd_daemon, client: SetecClient) -> None:
+    backend = SetecBackend(client)
+    client.put("k", SecretValue("v1"))
+    assert backend.get("k").reveal() == b"v1"
+    assert backend.get("k").reveal() == b"v1"
+    client.put("k", SecretValue("v2"))
+    client.activate("k", 2)
+    assert backend.get("k").reveal() == b"v2"
+    gets = [
+        json.loads(line)
+        for line in (legerd_daemon.state_dir / "audit.log").read_text().splitlines()
+        if '"action":"get"' in line
+    ]
+    # First an unconditional get, then "changed since 1?" twice (304, then the new value).
+    assert [g["version"] for g in gets] == [0, 1, 1]
+
+
+def test_legerd_address_order(monkeypatch, tmp_path: Path) -> None:
+    config = Config(tmp_path / "c.toml", {"legerd": {"socket": "/from/config.sock"}})
+    monkeypatch.setenv("LEGERD_SOCKET", "/from/env.sock")
+    assert legerd_address(config) == "/from/env.sock"
+    monkeypatch.delenv("LEGERD_SOCKET")
+    assert legerd_address(config) == "/from/config.sock"
+    url_config = Config(tmp_path / "c.toml", {"legerd": {"url": "https://setec.example.ts.net"}})
+    assert legerd_address(url_config) == "https://setec.example.ts.net"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1234")
+    monkeypatch.setattr(os, "getuid", lambda: 1234)
+    assert legerd_address(Config(tmp_path / "c.toml", {})) == "/run/user/1234/legerd.sock"
+    monkeypatch.setattr(os, "getuid", lambda: 0)
+    assert legerd_address(Config(tmp_path / "c.toml", {})) == "/run/legerd/legerd.sock"
+
+
+def test_legerd_address_reads_the_config_file_when_not_given(monkeypatch, tmp_path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[legerd]\nsocket = "/configured.sock"\n')
+    monkeypatch.delenv("LEGERD_SOCKET", raising=False)
+    monkeypatch.setenv("LEGER_CONFIG", str(path))
+    assert legerd_address() == "/configured.sock"
