@@ -1,0 +1,39 @@
+"""Which secrets the services of installed deployments need (``leger_service_secrets``).
+
+Read from the state files written at install time — the quadlets' ``Secret=`` lines and the
+manifest's ``services[].secrets_required`` — so answering costs a few small JSON reads.
+"""
+
+from __future__ import annotations
+
+from leger_core.builtins.config_services import secret_prefix
+from leger_core.config import Config
+from leger_core.models import ServiceSecret
+from leger_plugin_deploy.state import Store
+
+
+def service_secrets(service: str, config: Config) -> list[ServiceSecret] | None:
+    found = False
+    result: dict[str, ServiceSecret] = {}
+    prefix: str | None = None
+    for dep in Store().all():
+        info = dep.services.get(service)
+        if info is None:
+            continue
+        found = True
+        if prefix is None:
+            prefix = secret_prefix(config)
+        for item in info.get("secrets", []):
+            env, name = item.get("env"), item.get("name")
+            if isinstance(env, str) and isinstance(name, str):
+                result.setdefault(
+                    env,
+                    ServiceSecret(env=env, secret=prefix + name, source=item.get("from", "deploy")),
+                )
+    if not found:
+        return None
+    return sorted(result.values(), key=lambda s: s.env)
+
+
+def service_names() -> list[str]:
+    return sorted({svc for dep in Store().all() for svc in dep.services})

@@ -1,0 +1,150 @@
+"""The manifest (pq-style) and bundle sources, and how a SOURCE argument is understood."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from leger_core.errors import InvalidInputError
+from leger_plugin_deploy.authoring import make_bundle, refresh_manifest_file
+from leger_plugin_deploy.deployer import detect_source
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    requests: list[str]
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        type(self).requests.append(self.path)
+        super().do_GET()
+
+
+@pytest.fixture
+def static_site(repo):
+    """The release served over HTTP from 127.0.0.1, like static hosting; records requests."""
+    handler = type("Handler", (_Quiet,), {"requests": []})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(repo.path))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/manifest.json", handler.requests
+    server.shutdown()
+    server.server_close()
+
+
+def test_manifest_source_downloads_only_what_changed(cli, repo, static_site, quadlets, systemctl):
+    url, requests = static_site
+    cli("deploy", "install", url, "--yes")
+    assert sorted(requests) == sorted(
+        ["/manifest.json"] + ["/" + p.name for p in (quadlets / "ai-stack").iterdir()]
+    )
+    assert (quadlets / "ai-stack/litellm.yaml").read_bytes() == repo.read("litellm.yaml")
+
+    requests.clear()
+    assert "up to date" in cli("update", "--yes").output
+    assert requests == ["/manifest.json"]  # nothing new: no file downloaded
+
+    text = repo.read("litellm.container").decode().replace("1.55.8", "1.56.0")
+    (repo.path / "litellm.container").write_text(text)
+    manifest = repo.read("manifest.json").decode().replace('"version": 1', '"version": 2')
+    (repo.path / "manifest.json").write_text(manifest)
+    refresh_manifest_file(repo.path)
+    requests.clear()
+    systemctl.clear()
+    result = cli("update", "--yes")
+    assert "Updated ai-stack from 1 to 2" in result.output
+    assert requests == ["/manifest.json", "/manifest.json", "/litellm.container"]
+    assert ["restart", "litellm.service"] in systemctl.calls()
+    assert (quadlets / "ai-stack/litellm.container").read_text() == text
+
+
+def test_manifest_source_refuses_a_file_that_does_not_match(cli, repo, static_site, quadlets):
+    url, _ = static_site
+    (repo.path / "openwebui.env").write_text("WEBUI_NAME=tampered\n")
+    result = cli("deploy", "install", url, "--yes", expect=7)
+    assert "openwebui.env" in result.output and "does not match manifest.json" in result.output
+    assert not (quadlets / "ai-stack").exists()
+
+
+def test_manifest_source_from_a_local_folder(cli, repo, quadlets, tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for p in repo.path.iterdir():
+        if p.is_file():
+            (plain / p.name).write_bytes(p.read_bytes())
+    cli("deploy", "install", str(plain), "--yes")
+    assert (quadlets / "ai-stack/postgres.container").exists()
+
+
+def test_bundle_install_and_update(cli, repo, tmp_path, quadlets, systemctl):
+    bundle = tmp_path / "ai-stack.tar.gz"
+    assert make_bundle(repo.path, bundle) == 8
+    cli("deploy", "install", str(bundle), "--yes")
+    text = repo.read("postgres.container").decode().replace("16-alpine", "17-alpine")
+    (repo.path / "postgres.container").write_text(text)
+    manifest = repo.read("manifest.json").decode().replace('"version": 1', '"version": 2')
+    (repo.path / "manifest.json").write_text(manifest)
+    make_bundle(repo.path, bundle)
+    systemctl.clear()
+    assert "postgres.container" in cli("deploy", "diff", "ai-stack").output
+    cli("update", "--yes")
+    assert (quadlets / "ai-stack/postgres.container").read_text() == text
+    assert ["restart", "postgres.service"] in systemctl.calls()
+
+
+def test_bundle_command_writes_a_verified_bundle(cli, repo, tmp_path):
+    out = tmp_path / "b.tar.gz"
+    result = cli("deploy", "bundle", str(repo.path), "-o", str(out))
+    assert "8 files" in result.output
+    assert "valid" in cli("deploy", "validate", str(repo.path)).output
+
+
+def test_validate_reports_errors(cli, tmp_path):
+    (tmp_path / "x.container").write_text("[Container]\nExec=true\n")
+    result = cli("deploy", "validate", str(tmp_path / "x.container"), expect=7)
+    assert "x.container:1: error: [Container] needs Image=" in result.output
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        ("https://github.com/leger-labs/stack.git", "git"),
+        ("ssh://git@example.com/stack.git", "git"),
+        ("git@github.com:leger-labs/stack.git", "git"),
+        ("file:///srv/stack", "git"),
+        ("https://static.example/alice/v2/manifest.json", "manifest"),
+        ("http://127.0.0.1:8000/", "manifest"),
+        ("release.tar.gz", "bundle"),
+        ("ai-stack", "bundle"),  # a release of the logged-in account
+    ],
+)
+def test_detect_source(spec, kind):
+    assert detect_source(spec)[0] == kind
+
+
+def test_detect_source_of_local_paths(repo, tmp_path):
+    assert detect_source(str(repo.path)) == ("git", str(repo.path))
+    assert detect_source("ai-stack")[1] == "server:ai-stack"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidInputError):
+        detect_source(str(tmp_path / "empty"))
+
+
+def test_git_sources_refuse_other_protocols(cli):
+    result = cli("deploy", "install", "ext::sh -c evil", "--source", "git", "--yes", expect=7)
+    assert "only https, ssh, file URLs" in result.output
+
+
+def test_examples_manifest_is_current_and_valid(repo):
+    before = repo.read("manifest.json")
+    refresh_manifest_file(repo.path)
+    assert repo.read("manifest.json") == before, "run `leger deploy manifest examples`"
+    from leger_plugin_deploy.authoring import validate_path
+
+    assert validate_path(Path(repo.path)) == []
