@@ -218,6 +218,13 @@ def test_release_form_errors_name_the_field_and_create_nothing(
     assert 'id="git_branch-error"' in resp.text
     with server.api(alice.token) as api:
         assert api.get("/api/releases").json()["data"]["releases"] == []
+    good = {"name": "dup", "git_url": "https://x.example/r.git", "git_branch": "main"}
+    assert alice.post_form("/releases/new", good).status_code == 303
+    resp = alice.post_form("/releases/new", good)
+    assert resp.status_code == 400
+    assert "You already have a release named dup" in resp.text
+    with server.api(alice.token) as api:
+        assert len(api.get("/api/releases").json()["data"]["releases"]) == 1
 
 
 def test_display_name_over_32_characters_is_refused_and_kept_as_it_was(

@@ -35,6 +35,19 @@ def _field_of(exc: ApiError) -> str:
     return "form"
 
 
+def _message_of(exc: ApiError, body: dict[str, Any]) -> str:
+    """The store's error in the words of the form (its own messages name JSON fields)."""
+    if isinstance(exc, Conflict):
+        return f"You already have a release named {body.get('name')}; choose another name."
+    if exc.code == "invalid_name":
+        return "Use 1-128 letters, digits, '_', '.' or '-' for the name (no spaces)."
+    if exc.code == "invalid_git_url":
+        return "Enter a git URL: https://…, ssh://…, git://… or git@host:path."
+    if exc.message.startswith("git_branch"):
+        return "Enter a branch name such as main (no spaces, no '..')."
+    return exc.message
+
+
 def _check_required(body: dict[str, Any]) -> dict[str, str]:
     errors = {}
     if not body["name"]:
@@ -109,7 +122,7 @@ async def create_release(request: Request, user: User, form: dict[str, str]) -> 
                 services(request).releases.create_git, user["user_uuid"], body
             )
         except ApiError as exc:
-            errors = {_field_of(exc): exc.message}
+            errors = {_field_of(exc): _message_of(exc, body)}
         else:
             return redirect(f"/releases/{item['id']}?saved=created")
     return _render_form(request, user, release=None, values=body, errors=errors, status=400)
@@ -161,7 +174,7 @@ async def update_release(request: Request, user: User, form: dict[str, str]) -> 
         try:
             await run_in_threadpool(svc.releases.update_git, user["user_uuid"], ref, body)
         except ApiError as exc:
-            errors = {_field_of(exc): exc.message}
+            errors = {_field_of(exc): _message_of(exc, body)}
         else:
             return redirect(f"/releases/{release['id']}?saved=1")
     return _render_form(request, user, release=release, values=body, errors=errors, status=400)

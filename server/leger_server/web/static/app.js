@@ -147,6 +147,10 @@
     update();
   });
 
+  // --- A form shown again with errors: start at the list of what to fix ----------------
+  const summary = document.getElementById("form-errors");
+  if (summary) summary.focus();
+
   // --- Flash messages: shown once, not again on reload ---------------------------------
   if (document.querySelector("[data-flash]") && window.history.replaceState) {
     const url = new URL(window.location.href);

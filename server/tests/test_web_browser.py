@@ -1,0 +1,392 @@
+"""The web UI driven in a real browser: Playwright and Debian's Chromium walk every page the way
+a person does, from the CLI's login link to saving, showing and deleting a key, releases and
+settings. Each page's screenshot goes to ``artifacts/screenshots/`` at the repository root."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+from leger_server.testing import RunningServer, make_bundle
+from leger_server.web.testing import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+BIN = Path(sys.executable).parent
+OPENAI_KEY = "sk-proj-browser-7Qw2Lm9Xc4"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = RunningServer(tmp_path_factory.mktemp("web-browser") / "data")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser, server: RunningServer) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport={"width": 1200, "height": 900})
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    ctx.set_default_timeout(10_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    p = context.new_page()
+    p.on("dialog", lambda dialog: dialog.accept())  # the Delete buttons confirm first
+    return p
+
+
+def shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{time.monotonic_ns()}"
+
+
+def nav(page: Page, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+
+
+def log_in(page: Page, server: RunningServer, user_id: str) -> str:
+    """Follow the login link the CLI opens; returns the CLI's token (for API checks)."""
+    token = server.login(user_id)
+    page.goto(f"{server.url}/auth?token={token}")
+    expect(page).to_have_url(f"{server.url}/api-keys")
+    return token
+
+
+def test_login_link_starts_an_httponly_session_and_lands_on_api_keys(
+    page: Page, context: BrowserContext, server: RunningServer
+) -> None:
+    page.goto(f"{server.url}/api-keys")
+    expect(page).to_have_url(f"{server.url}/login")
+    expect(page.get_by_role("heading", name="Log in to Leger")).to_be_visible()
+    expect(page.locator("#login-command")).to_have_text("leger auth login --browser")
+    shoot(page, "01-login")
+
+    token = log_in(page, server, unique("login"))
+    expect(page.get_by_role("heading", name="API Keys & Integrations")).to_be_visible()
+    cookies = {c["name"]: c for c in context.cookies()}
+    session = cookies["leger_session"]
+    assert session["httpOnly"] is True
+    assert session["sameSite"] == "Strict"
+    # Scripts see no token anywhere: not in storage, not in document.cookie, not in the page.
+    assert page.evaluate("() => [localStorage.length, sessionStorage.length]") == [0, 0]
+    assert page.evaluate("() => document.cookie") == ""
+    assert token not in page.content()
+    assert session["value"] not in page.content()
+
+    page.goto(f"{server.url}/auth?token=forged.token.value")
+    expect(page.get_by_role("alert")).to_contain_text("not valid")
+
+
+def test_openai_key_is_saved_masked_after_reload_shown_on_demand_and_deleted(
+    page: Page, server: RunningServer
+) -> None:
+    token = log_in(page, server, unique("keys"))
+    section = page.locator("#section-openai")
+    save = section.get_by_role("button", name="Save OpenAI")
+    key_input = page.get_by_label("API key", exact=True).first
+    expect(save).to_be_disabled()  # nothing changed yet
+    key_input.fill(OPENAI_KEY)
+    expect(save).to_be_enabled()
+    page.get_by_label("Organization ID (optional)", exact=True).fill("org-example")
+    save.click()
+
+    expect(page.get_by_role("status").first).to_have_text("OpenAI saved.")
+    expect(section.locator("#openai_api_key-status")).to_contain_text("Last updated")
+    # Only OpenAI's Save was affected; other sections stay disabled.
+    expect(page.get_by_role("button", name="Save Anthropic")).to_be_disabled()
+
+    page.reload()
+    key_input = page.locator("#openai_api_key")
+    expect(key_input).to_have_value("")
+    expect(key_input).to_have_attribute("type", "password")
+    expect(key_input).to_have_attribute("placeholder", "••••••••••••••••")
+    expect(section.locator("#openai_api_key-status")).to_contain_text("Saved")
+    assert OPENAI_KEY not in page.content()
+    assert "org-example" not in page.content()
+    shoot(page, "02-api-keys")
+
+    show = section.get_by_role("button", name="Show OpenAI API key")
+    show.click()
+    expect(key_input).to_have_value(OPENAI_KEY)
+    expect(key_input).to_have_attribute("type", "text")
+    expect(section.get_by_role("button", name="Hide OpenAI API key")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(save).to_be_disabled()  # shown is not changed
+    shoot(page, "03-api-keys-shown")
+    section.get_by_role("button", name="Hide OpenAI API key").click()
+    expect(key_input).to_have_value("")
+    expect(key_input).to_have_attribute("type", "password")
+
+    section.get_by_role("button", name="Delete OpenAI API key").click()
+    expect(page.get_by_role("status").first).to_have_text("Deleted openai_api_key.")
+    expect(section.locator("#openai_api_key-status")).to_contain_text("Not set")
+    with server.api(token) as api:
+        assert api.get("/api/secrets/openai_api_key").status_code == 404
+        assert api.get("/api/secrets/openai_org_id").json()["data"]["value"] == "org-example"
+
+
+def test_custom_key_errors_are_shown_in_its_section_and_a_good_one_is_listed(
+    page: Page, server: RunningServer
+) -> None:
+    log_in(page, server, unique("custom"))
+    custom = page.locator("#section-custom")
+    page.get_by_label("Name", exact=True).fill("bad name")
+    page.get_by_label("Value", exact=True).fill("v1")
+    custom.get_by_role("button", name="Save custom key").click()
+    expect(custom.get_by_role("alert")).to_contain_text("no spaces")
+    page.get_by_label("Name", exact=True).fill("searxng_secret")
+    page.get_by_label("Value", exact=True).fill("s3cr3t-value")
+    custom.get_by_role("button", name="Save custom key").click()
+    expect(page.get_by_role("status").first).to_have_text("Custom key saved.")
+    row = custom.get_by_role("listitem").filter(has_text="searxng_secret")
+    expect(row).to_contain_text("••••••••")
+    assert "s3cr3t-value" not in page.content()
+    row.get_by_role("button", name="Show searxng_secret").click()
+    expect(row).to_contain_text("s3cr3t-value")
+    row.get_by_role("button", name="Hide searxng_secret").click()
+    expect(row).not_to_contain_text("s3cr3t-value")
+
+
+def _cli_env(tmp_path: Path, user_id: str) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    config = home / ".config" / "leger" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        f'[identity]\nuser_id = "{user_id}"\nemail = "{user_id}@example.com"\n'
+        'tailnet = "example.ts.net"\ndevice_id = "dev-web"\nhostname = "web-laptop"\n'
+    )
+    # `leger auth login --browser` opens the link with Python's webbrowser, which runs
+    # $BROWSER: this one hands the link to the test instead of a desktop browser.
+    opener = tmp_path / "open-link"
+    opener.write_text(
+        f"#!{sys.executable}\nimport sys, os\n"
+        f"fd = os.open({str(tmp_path / 'link')!r}, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)\n"
+        "os.write(fd, sys.argv[1].encode())\n"
+    )
+    opener.chmod(stat.S_IRWXU)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEGER", "DBUS", "DISPLAY"))}
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_STATE_HOME=str(home / ".local/state"),
+        XDG_DATA_HOME=str(home / ".local/share"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        LEGER_CONFIG=str(config),
+        LEGER_TOKEN_STORE="file",
+        BROWSER=f"{opener} %s",
+        PATH=f"{BIN}{os.pathsep}/usr/bin:/bin",
+    )
+    return env
+
+
+def leger(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "leger"), *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_key_saved_in_the_browser_is_what_leger_secrets_get_prints(
+    page: Page, server: RunningServer, tmp_path: Path
+) -> None:
+    env = _cli_env(tmp_path, unique("cli"))
+    login = leger(env, "auth", "login", "--server", server.url, "--browser")
+    assert login.returncode == 0, login.stderr
+    link = (tmp_path / "link").read_text()
+    assert link.startswith(f"{server.url}/auth?token=")
+
+    page.goto(link)  # what the browser the CLI opened does
+    expect(page).to_have_url(f"{server.url}/api-keys")
+    page.locator("#openai_api_key").fill(OPENAI_KEY)
+    page.get_by_role("button", name="Save OpenAI").click()
+    expect(page.get_by_role("status").first).to_have_text("OpenAI saved.")
+
+    got = leger(env, "secrets", "get", "openai_api_key")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == OPENAI_KEY + "\n"
+
+
+def test_git_release_is_created_with_validation_messages_then_edited(
+    page: Page, server: RunningServer
+) -> None:
+    token = log_in(page, server, unique("releases"))
+    nav(page, "Releases")
+    expect(page.get_by_role("heading", name="No releases yet")).to_be_visible()
+    shoot(page, "04-releases-empty")
+
+    page.get_by_role("link", name="Create first release").click()
+    expect(page).to_have_url(f"{server.url}/releases/new")
+    page.get_by_label("Git repository URL").fill("not a url")
+    page.get_by_role("button", name="Create release").click()
+    errors = page.locator("#form-errors")
+    expect(errors).to_contain_text("Enter a release name.")
+    expect(page.locator("#name-error")).to_have_text("Enter a release name.")
+    expect(page.get_by_label("Release name")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Release name").fill("my-openwebui")
+    page.get_by_role("button", name="Create release").click()
+    expect(page.locator("#git_url-error")).to_contain_text("Enter a git URL")
+    expect(page.locator("#form-errors")).to_be_focused()
+    expect(page.get_by_label("Release name")).to_have_value("my-openwebui")  # kept
+    shoot(page, "05-release-new-errors")
+
+    page.get_by_label("Git repository URL").fill("https://github.com/example/quadlets")
+    page.get_by_label("Description").fill("Open WebUI with LiteLLM")
+    page.get_by_role("button", name="Create release").click()
+    expect(page.get_by_role("status").first).to_have_text("Release created.")
+    expect(page.get_by_role("heading", name="Edit release")).to_be_visible()
+    release_url = page.url
+    expect(page.locator("#deploy-command")).to_have_text("$ leger deploy install my-openwebui")
+
+    save = page.get_by_role("button", name="Save release")
+    expect(save).to_be_disabled()
+    page.get_by_label("Git branch").fill("stable")
+    expect(save).to_be_enabled()
+    save.click()
+    expect(page.get_by_role("status").first).to_have_text("Release saved.")
+    expect(page.get_by_label("Git branch")).to_have_value("stable")
+    shoot(page, "06-release-edit")
+    release_id = release_url.rsplit("/", 1)[1]
+    with server.api(token) as api:
+        saved = api.get(f"/api/releases/{release_id}").json()["data"]
+    assert (saved["git_branch"], saved["version"]) == ("stable", 2)
+
+    nav(page, "Releases")
+    card = page.get_by_role("listitem").filter(has_text="my-openwebui")
+    expect(card).to_contain_text("Version 2")
+    expect(card).to_contain_text("https://github.com/example/quadlets")
+    card.get_by_role("button", name="Copy deploy command for my-openwebui").click()
+    expect(page.locator("#live")).to_have_text("Copied: leger deploy install my-openwebui")
+    assert page.evaluate("() => navigator.clipboard.readText()") == (
+        "leger deploy install my-openwebui"
+    )
+    shoot(page, "07-releases")
+
+
+def test_bundle_release_detail_lists_files_services_secrets_size_and_downloads(
+    page: Page, server: RunningServer
+) -> None:
+    token = log_in(page, server, unique("bundle"))
+    files = {
+        "openwebui.container": b"[Container]\nImage=ghcr.io/open-webui/open-webui:main\n",
+        "litellm.container": b"[Container]\nImage=ghcr.io/berriai/litellm:main\n",
+        "openwebui.volume": b"[Volume]\n",
+    }
+    body = make_bundle(files, secrets_required=["openai_api_key", "anthropic_api_key"])
+    with server.api(token) as api:
+        api.post("/api/secrets/openai_api_key", json={"value": OPENAI_KEY}).raise_for_status()
+        resp = api.post("/api/releases", content=body, headers={"Content-Type": "application/gzip"})
+        resp.raise_for_status()
+
+    nav(page, "Releases")
+    card = page.get_by_role("listitem").filter(has_text="openwebui")
+    expect(card).to_contain_text("Bundle")
+    card.get_by_role("link", name="Open openwebui").click()
+    expect(page.get_by_role("heading", name="openwebui version 1")).to_be_visible()
+    table = page.locator("#bundle-files")
+    for path in files:
+        expect(table).to_contain_text(path)
+    expect(page.locator("#bundle-services")).to_contain_text("openwebui")
+    expect(page.locator("#bundle-services")).to_contain_text("litellm")
+    secrets = page.locator("#bundle-secrets")
+    expect(secrets.get_by_role("listitem").filter(has_text="openai_api_key")).to_contain_text(
+        "set in your account"
+    )
+    expect(secrets.get_by_role("listitem").filter(has_text="anthropic_api_key")).to_contain_text(
+        "missing"
+    )
+    expect(page.locator("#bundle-size")).to_have_text(f"{len(body)} bytes")
+    shoot(page, "08-release-bundle")
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download").click()
+    download = info.value
+    assert download.suggested_filename == "openwebui-v1.tar.gz"
+    assert Path(download.path()).read_bytes() == body
+
+
+def test_settings_show_the_account_and_change_the_display_name(
+    page: Page, server: RunningServer
+) -> None:
+    user_id = unique("settings")
+    user = server.login_full(user_id)["user"]
+    log_in(page, server, user_id)
+    nav(page, "Settings")
+    expect(page.locator("#profile-email")).to_have_text(f"{user_id}@example.com")
+    expect(page.locator("#profile-tailnet")).to_have_text("example.ts.net")
+    expect(page.get_by_role("textbox", name="Leger user id")).to_have_value(user["user_uuid"])
+    page.get_by_role("button", name="Copy your Leger user id").click()
+    assert page.evaluate("() => navigator.clipboard.readText()") == user["user_uuid"]
+
+    name = page.get_by_role("textbox", name="Display name")
+    save = page.get_by_role("button", name="Save display name")
+    expect(save).to_be_disabled()
+    name.fill("x" * 40)
+    expect(name).to_have_value("x" * 32)  # the field stops at 32
+    name.fill("Alice Example")
+    expect(page.locator("#display_name-count")).to_have_text("13/32 characters")
+    save.click()
+    expect(page.get_by_role("status").first).to_have_text("Display name saved.")
+    expect(page.locator(".who-name")).to_have_text("Alice Example")
+    expect(name).to_have_value("Alice Example")
+    shoot(page, "09-settings")
+
+
+def test_pages_fit_a_phone_and_keyboard_reaches_the_skip_link_first(
+    browser: Browser, server: RunningServer
+) -> None:
+    ctx = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    try:
+        page = ctx.new_page()
+        log_in(page, server, unique("phone"))
+        for path, shot in [
+            ("/api-keys", "10-phone-api-keys"),
+            ("/releases", "11-phone-releases"),
+            ("/settings", "12-phone-settings"),
+        ]:
+            page.goto(server.url + path)
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+            shoot(page, shot)
+        page.goto(server.url + "/api-keys")
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        # The first field is reached after the skip link: the OpenAI key, by its label.
+        assert page.evaluate("() => document.activeElement.id") == "openai_api_key"
+    finally:
+        ctx.close()
