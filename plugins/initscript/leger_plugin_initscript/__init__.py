@@ -1,22 +1,2 @@
-"""Init-script delivery: a POSIX sh wrapper that fetches secrets at container start.
-
-Behaviour lands in a later change; until then each registered name says so plainly."""
-
-from __future__ import annotations
-
-from typing import Any
-
-from leger_core import hookimpl
-from leger_core.errors import NotImplementedYetError
-
-
-def _not_yet(kind: str, name: str) -> Any:
-    def factory(leger: Any) -> Any:
-        raise NotImplementedYetError(f"the {kind} {name!r} is registered but not built yet")
-
-    return factory
-
-
-@hookimpl
-def leger_register_injectors(register: Any) -> None:
-    register("initscript", _not_yet("injector", "initscript"))
+"""Init-script delivery: a POSIX sh entrypoint wrapper that fetches a service's secrets from
+legerd when its container starts. Hooks in :mod:`leger_plugin_initscript.plugin`."""

@@ -1,0 +1,23 @@
+"""The initscript plugin's hooks: ``leger inject initscript`` and the ``initscript`` injector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from leger_core import hookimpl
+
+
+@hookimpl
+def leger_register_commands(cli: click.Group) -> None:
+    from leger_plugin_initscript.commands import register
+
+    register(cli)
+
+
+@hookimpl
+def leger_register_injectors(register: Any) -> None:
+    from leger_plugin_initscript.injector import InitScriptInjector
+
+    register("initscript", InitScriptInjector)
