@@ -68,7 +68,8 @@ def test_container_gets_the_exact_values_and_runs_its_command(tcp_legerd, podman
     script.chmod(0o755)
     proc = run_with_script(
         podman_env, tcp_legerd, script,
-        'printf "[%s][%s]" "$APP_KEY" "$OTHER"; env | grep -c "^leger_"; ls /tmp | wc -l; echo "$0 $1"',
+        'printf "[%s][%s]" "$APP_KEY" "$OTHER"; env | grep -c "^leger_"; '
+        'ls /tmp | wc -l; echo "$0 $1"',
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.decode() == f"[{VALUE}\n\n][second]0\n0\nsh \n"
@@ -143,7 +144,8 @@ def test_inject_initscript_command_writes_script_and_prints_quadlet_lines(leger_
     out = proc.stdout.decode()
     path = re.search(r"Wrote (\S+) ", out).group(1)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o755
-    assert "leger/u1/openai_api_key" in open(path).read()
+    with open(path) as fh:
+        assert "leger/u1/openai_api_key" in fh.read()
     assert f"Volume={path}:{SCRIPT_PATH_IN_CONTAINER}:ro" in out
     assert f"PodmanArgs=--entrypoint {SCRIPT_PATH_IN_CONTAINER}" in out
     assert "Exec=/app/start.sh" in out and "Environment=LEGERD_ADDR=10.0.2.2:8080" in out
