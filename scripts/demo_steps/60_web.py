@@ -1,0 +1,179 @@
+"""The web UI: the link `leger auth login --browser` opens, and the API keys page it lands on."""
+
+from __future__ import annotations
+
+import html as htmllib
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from demo_kit import BIN, Demo, DemoFailed
+
+TITLE = "Web UI: log in from the CLI's link, keys shown masked"
+
+CHROMIUM = "/usr/bin/chromium"
+DEMO_KEY = "sk-demo-web-3b7e1c"  # only stored when the account has no OpenAI key yet
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _server_url(demo: Demo) -> str:
+    """The server step's leger-server, or (when this step runs alone) one of our own."""
+    url = demo.state.get("server_url")
+    if url:
+        return str(url)
+    import httpx
+
+    port = _free_port()
+    demo.say("No server from an earlier step: starting a dev leger-server for this one.")
+    demo.background(
+        [
+            str(BIN / "leger-server"),
+            "serve",
+            "--identity",
+            "dev",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(demo.tmp / "web-server"),
+        ],
+        log="web-server.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(url + "/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    demo.wait_for(up, "leger-server", timeout=30)
+    demo.state["server_url"] = url
+    return url
+
+
+def _link_catcher(demo: Demo) -> tuple[str, Path]:
+    """A $BROWSER for Python's webbrowser that keeps the link (0600) instead of opening it."""
+    link = demo.tmp / "web-login-link"
+    script = demo.tmp / "catch-link"
+    script.write_text(
+        f"#!{sys.executable}\nimport os, sys\n"
+        f"fd = os.open({str(link)!r}, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)\n"
+        "os.write(fd, sys.argv[1].encode())\n"
+    )
+    script.chmod(stat.S_IRWXU)
+    return f"{script} %s", link
+
+
+def run(demo: Demo) -> None:
+    import httpx
+
+    url = _server_url(demo)
+    has_identity = (
+        subprocess.run(
+            [str(BIN / "leger"), "config", "get", "identity.user_id"],
+            env=demo.env,
+            capture_output=True,
+        ).returncode
+        == 0
+    )
+    if not has_identity:
+        for key, value in [
+            ("user_id", "demo-alice"),
+            ("email", "alice@example.com"),
+            ("tailnet", "example.ts.net"),
+            ("device_id", "demo-laptop"),
+        ]:
+            demo.sh(["leger", "config", "set", f"identity.{key}", value])
+    browser, link_file = _link_catcher(demo)
+    demo.say("`--browser` hands the login link to the browser ($BROWSER here keeps it):")
+    demo.sh(
+        ["leger", "auth", "login", "--server", url, "--browser"],
+        env={"BROWSER": browser, "LEGER_TOKEN_STORE": "file"},
+    )
+    link = link_file.read_text()
+    link_file.unlink()
+    base, _, token = link.partition("?token=")
+    if base != f"{url}/auth" or not token:
+        raise DemoFailed(f"unexpected login link {base}?token=…")
+    # The token is a credential: shown shortened, like any secret in this demo.
+    demo.say(f"The link: {base}?token={token[:12]}…({len(token)} characters)")
+
+    listed = demo.sh(
+        ["leger", "secrets", "list", "--json"], show=False, env={"LEGER_TOKEN_STORE": "file"}
+    )
+    if '"openai_api_key"' not in listed.stdout:
+        demo.say("Storing an OpenAI key (from stdin) so the page has one to show:")
+        demo.sh(
+            ["leger", "secrets", "set", "openai_api_key"],
+            input=DEMO_KEY,
+            env={"LEGER_TOKEN_STORE": "file"},
+        )
+
+    with httpx.Client(base_url=url, timeout=10) as browser_like:
+        landing = browser_like.get("/auth", params={"token": token}, follow_redirects=False)
+        cookie = landing.headers.get("set-cookie", "")
+        flags = [f for f in ("HttpOnly", "SameSite=strict") if f.lower() in cookie.lower()]
+        demo.say(
+            f"GET /auth → {landing.status_code} to {landing.headers.get('location')}; "
+            f"session cookie set with {', '.join(flags)}"
+        )
+        page = browser_like.get("/api-keys")
+    html = page.text
+    title = re.search(r"<title>(.*?)</title>", html)
+    demo.say(
+        f"GET /api-keys → {page.status_code}: {htmllib.unescape(title.group(1)) if title else '?'}"
+    )
+    status = re.search(r'id="openai_api_key-status">(.*?)</p>', html, re.S)
+    if not status:
+        raise DemoFailed("the API keys page has no OpenAI row")
+    row = " ".join(re.sub(r"<[^>]+>", " ", status.group(1)).split())
+    row = row.replace(" Delete", "")
+    demo.say(f"  OpenAI · API key: •••••••••••••••• — {row}")
+    with httpx.Client(base_url=url, timeout=10) as api:
+        stored = api.get(
+            "/api/secrets/openai_api_key", headers={"Authorization": f"Bearer {token}"}
+        ).json()["data"]["value"]
+    if stored in html:
+        raise DemoFailed("a key value appeared in the page source")
+    demo.say("The page source holds no key value; Show fetches one on demand (POST + CSRF).")
+
+    if os.path.exists(CHROMIUM) and shutil.which("chromium"):
+        shot = demo.tmp / "web-api-keys.png"
+        try:
+            _screenshot(link, shot)
+        except Exception as exc:  # a screenshot is a bonus; the page was already checked
+            demo.say(f"(no screenshot: {type(exc).__name__})")
+        else:
+            demo.say(
+                f"Screenshot of /api-keys in Chromium: {shot}"
+                + ("" if demo.keep else " (run with --keep to look at it)")
+            )
+
+
+def _screenshot(link: str, path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from leger_server.web.testing import CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.goto(link)
+            page.wait_for_url("**/api-keys")
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            browser.close()
