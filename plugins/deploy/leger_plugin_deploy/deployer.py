@@ -141,6 +141,8 @@ class Deployer:
         version: str | None = None,
     ) -> Plan:  # fmt: skip
         kind, location = detect_source(spec, kind)
+        if kind == "bundle" and location.startswith(SERVER_PREFIX):
+            kind, location, branch = self._server_release(location, branch)
         if kind == "git":
             location = _absolute_if_local(location)
         elif (
@@ -168,6 +170,16 @@ class Deployer:
             if old is not None and old.source != source:
                 self.progress(f"  note: {final!r} was installed from {_describe(old.source)}")
             return self._build(final, source, fetched, old)
+
+    def _server_release(self, location: str, branch: str | None) -> tuple[str, str, str | None]:
+        """A release of the account: a git source is installed from its URL and branch."""
+        from leger_plugin_deploy.sources import server
+
+        release = server.lookup(self.leger, location[len(SERVER_PREFIX) :])
+        if release.get("kind") == "git":
+            self.progress(f"Release {release.get('name')!r} is the git source {release['git_url']}")
+            return "git", str(release["git_url"]), branch or release.get("git_branch")
+        return "bundle", SERVER_PREFIX + str(release.get("name") or location), branch
 
     def plan_update(self, name: str) -> Plan | None:
         """The update of ``name``, or None when its source has nothing newer (no file is

@@ -53,7 +53,9 @@ class BundleReleaseSource:
                     self.leger, location[len(SERVER_PREFIX) :], Path(tmp), report,
                     version=options.get("version"),
                 )  # fmt: skip
-                return self._from_file(bundle, dest, report, {"server": info})
+                fetched = self._from_file(bundle, dest, report, {"server": info})
+                fetched.version = str(info["version"])  # the account's version number
+                return fetched
         return self._from_file(self._path(location), dest, report, {})
 
     def _path(self, location: str) -> Path:
