@@ -182,7 +182,8 @@ def s3_server() -> Iterator[S3Server]:
         [
             weed, "server", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={ports[0]}", f"-volume.port={ports[1]}", f"-filer.port={ports[2]}",
-            "-s3", f"-s3.port={ports[3]}", "-volume.max=20",
+            "-s3", f"-s3.port={ports[3]}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-volume.max=20",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -210,13 +211,15 @@ def s3_server() -> Iterator[S3Server]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite-local", "postgres-s3"])
-def storage(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The storage a server under test uses: SQLite + a local dir, or PostgreSQL + S3."""
+STORAGES = [
+    pytest.param("sqlite-local", id="sqlite-local"),
+    pytest.param("postgres-s3", id="postgres-s3", marks=[pytest.mark.postgres, pytest.mark.s3]),
+]
+
+
+def _storage(request: pytest.FixtureRequest) -> dict[str, Any]:
     if request.param == "sqlite-local":
         return {"database": None, "blobs": None, "env": {}, "kind": request.param}
-    request.applymarker(pytest.mark.postgres)
-    request.applymarker(pytest.mark.s3)
     pg: PostgresCluster = request.getfixturevalue("postgres_cluster")
     s3: S3Server = request.getfixturevalue("s3_server")
     return {
@@ -228,12 +231,53 @@ def storage(request: pytest.FixtureRequest) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(params=STORAGES)
+def storage(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The storage a server under test uses: SQLite + a local dir, or PostgreSQL + S3."""
+    return _storage(request)
+
+
+LIMITS = {
+    "LEGER_SERVER_MAX_BUNDLE_BYTES": str(2 * 1024 * 1024),
+    "LEGER_SERVER_MAX_BUNDLE_FILES": "20",
+}
+
+
 @pytest.fixture
 def api_server(leger_server_factory: Callable[..., Any], storage: dict[str, Any]) -> Any:
-    """A real server on each storage combination."""
-    limits = {"LEGER_SERVER_MAX_BUNDLE_BYTES": str(2 * 1024 * 1024), "LEGER_SERVER_MAX_BUNDLE_FILES": "20"}
+    """A fresh real server on each storage combination (for tests that stop it)."""
     server = leger_server_factory(
-        database=storage["database"], blobs=storage["blobs"], env={**storage["env"], **limits}
+        database=storage["database"], blobs=storage["blobs"], env={**storage["env"], **LIMITS}
     )
     server.storage = storage
     return server
+
+
+@pytest.fixture(scope="module", params=STORAGES)
+def shared_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """One real server per storage combination for a whole test module; tests keep apart by
+    logging in as their own user (``fresh_user``)."""
+    from leger_server.testing import RunningServer
+
+    storage = _storage(request)
+    server = RunningServer(
+        tmp_path_factory.mktemp("shared") / "data",
+        database=storage["database"],
+        blobs=storage["blobs"],
+        env={**storage["env"], **LIMITS},
+    )
+    server.storage = storage  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fresh_user(request: pytest.FixtureRequest) -> str:
+    """A user id no other test uses."""
+    import uuid
+
+    return f"u-{uuid.uuid4().hex[:12]}"
