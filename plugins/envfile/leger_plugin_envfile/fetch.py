@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from leger_core.errors import InvalidInputError, LegerError, NotFoundError
@@ -16,10 +15,12 @@ from leger_plugin_envfile.envformat import ensure_private_dir, render, write_pri
 SERVICE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}")
 
 
-@dataclass
 class Fetched:
-    path: str
-    envs: list[str]
+    """What fetch wrote (a plain class: ``dataclasses`` costs milliseconds to import)."""
+
+    def __init__(self, path: str, envs: list[str]) -> None:
+        self.path = path
+        self.envs = envs
 
     def message(self) -> str:
         names = ", ".join(self.envs) or "no secrets"
