@@ -64,9 +64,9 @@ def run_plan(deployer: Deployer, plan: Plan, *, yes: bool, dry_run: bool) -> boo
 
 def _summary(deployer: Deployer, plan: Plan, state: Deployment) -> None:
     verb = {"install": "Installed", "update": "Updated", "rollback": "Rolled back"}[plan.action]
-    was = f" from {short(plan.old.version)}" if plan.old and plan.action != "install" else ""
+    was = f" from {short(plan.old.version)} to" if plan.old and plan.action != "install" else ""
     click.echo(
-        f"{verb} {plan.name}{was} to {short(state.version)} in "
+        f"{verb} {plan.name}{was} {short(state.version)} in "
         f"{deployer.installer.target(plan.name)}: {plan.changes.summary()}"
     )
     touched = [
