@@ -84,6 +84,9 @@ releases = sa.Table(
     sa.UniqueConstraint("user_uuid", "bundle_version", name="uq_release_user_bundle_version"),
 )
 
+sa.Index("idx_users_tailnet", users.c.tailnet)
+sa.Index("idx_release_user", releases.c.user_uuid)
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
