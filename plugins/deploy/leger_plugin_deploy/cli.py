@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from leger_core.context import Leger
+from leger_core.errors import LegerError
 from leger_plugin_deploy.deployer import Deployer, describe_source
 from leger_plugin_deploy.diff import render
 from leger_plugin_deploy.installer import Plan
@@ -149,15 +150,28 @@ def update_command(leger: Leger, name: str | None, dry_run: bool, yes: bool) -> 
             click.echo("No deployments installed; see `leger deploy install`.")
             return
         updated = 0
+        failed: list[str] = []
+        codes: set[int] = set()
         for each in names:
-            plan = deployer.plan_update(each)
-            if plan is None or plan.up_to_date:
-                dep = deployer.store.get(each)
-                click.echo(f"{each} is up to date ({dep.short_version}).")
-                continue
-            updated += run_plan(deployer, plan, yes=yes, dry_run=dry_run)
+            try:
+                plan = deployer.plan_update(each)
+                if plan is None or plan.up_to_date:
+                    dep = deployer.store.get(each)
+                    click.echo(f"{each} is up to date ({dep.short_version}).")
+                    continue
+                updated += run_plan(deployer, plan, yes=yes, dry_run=dry_run)
+            except LegerError as exc:
+                if len(names) == 1:  # one deployment: its error is the command's
+                    raise
+                click.echo(f"Error: {exc}", err=True)
+                failed.append(each)
+                codes.add(exc.exit_code)
         if len(names) > 1:
             click.echo(f"{updated} of {len(names)} deployments updated.")
+        if failed:
+            error = LegerError(f"the update of {', '.join(failed)} failed (see above)")
+            error.exit_code = codes.pop() if len(codes) == 1 else 1
+            raise error
 
 
 @deploy_group.command(name="rollback")

@@ -219,3 +219,22 @@ def test_service_secrets_use_the_configured_prefix(cli, repo, leger_pm, home):
 def test_a_service_of_no_deployment_is_unknown(cli, leger_pm):
     with pytest.raises(NotFoundError):
         Leger(leger_pm).service_secrets("nothing-here")
+
+
+def test_one_failing_deployment_does_not_stop_the_others(cli, repo, tmp_path, systemctl):
+    from leger_plugin_deploy.authoring import make_bundle
+
+    bundle = tmp_path / "other.tar.gz"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "web.container").write_text("[Container]\nImage=docker.io/library/nginx\n")
+    (other / "manifest.json").write_text('{"version": 1, "deployment_name": "other"}')
+    make_bundle(other, bundle)
+    cli("deploy", "install", str(bundle), "--yes")
+    cli("deploy", "install", str(repo.path), "--yes")
+    bundle.unlink()  # the bundle's source is gone
+    _bump_litellm(repo)
+    result = cli("update", "--yes", expect=4)
+    assert "Updated ai-stack" in result.output
+    assert "bundle" in result.output and "no such file" in result.output
+    assert "the update of other failed" in result.output
