@@ -250,3 +250,30 @@ def test_logout_ends_the_browser_session(server: RunningServer, alice: BrowserSe
 def test_static_files_are_served(server: RunningServer) -> None:
     for name in ("app.css", "app.js"):
         assert httpx.get(f"{server.url}/static/{name}").status_code == 200
+
+
+def test_a_login_link_for_another_account_asks_before_switching(
+    server: RunningServer, alice: BrowserSession
+) -> None:
+    other = server.login(f"other-{time.monotonic_ns()}")
+    page = alice.client.get("/auth", params={"token": other}, follow_redirects=False)
+    assert page.status_code == 200
+    assert "Switch account?" in page.text
+    assert "set-cookie" not in page.headers
+    assert alice.client.get("/api/me").json()["data"]["user_uuid"] == alice.user["user_uuid"]
+    # The switch is a form of the current session: without its CSRF token, nothing changes.
+    refused = alice.post_form("/auth", {"token": other}, csrf="")
+    assert refused.status_code == 403
+    assert alice.client.get("/api/me").json()["data"]["user_uuid"] == alice.user["user_uuid"]
+    switched = alice.post_form("/auth", {"token": other})
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/api-keys"
+    assert alice.client.get("/api/me").json()["data"]["user_uuid"] != alice.user["user_uuid"]
+
+
+def test_the_same_accounts_link_just_renews_the_session(
+    server: RunningServer, alice: BrowserSession
+) -> None:
+    resp = alice.client.get("/auth", params={"token": alice.token}, follow_redirects=False)
+    assert resp.status_code == 303
+    assert "leger_session=" in resp.headers["set-cookie"]

@@ -17,7 +17,10 @@ from starlette.routing import Route
 from leger_server.errors import ApiError, Unauthorized
 from leger_server.services import services
 from leger_server.session import SESSION_COOKIE
-from leger_server.web.guard import User, action, session_user
+from leger_server.tokens import TokenClaims
+from leger_server.web import csrf
+from leger_server.web.forms import read_form
+from leger_server.web.guard import User, action, error_page, session_user
 from leger_server.web.render import redirect, render
 
 LOGIN_COMMAND = "leger auth login --browser"
@@ -34,9 +37,9 @@ def _login_page(
     )
 
 
-async def auth(request: Request) -> Response:
+async def _check_link(request: Request, token: str) -> tuple[TokenClaims, User] | Response:
+    """The claims and user of a login link's token, or the login page saying what is wrong."""
     svc = services(request)
-    token = request.query_params.get("token", "")
     if not token:
         return _login_page(
             request, error="This login link has no token. Run the command below.", status=400
@@ -58,6 +61,11 @@ async def auth(request: Request) -> Response:
         return _login_page(
             request, error="The account of this login link no longer exists.", status=401
         )
+    return claims, user
+
+
+def _start_session(request: Request, claims: TokenClaims) -> Response:
+    svc = services(request)
     session = svc.tokens.issue(
         user_uuid=claims.user_uuid,
         tailscale_user_id=claims.tailscale_user_id,
@@ -75,6 +83,43 @@ async def auth(request: Request) -> Response:
         secure=request.url.scheme == "https",
     )
     return response
+
+
+async def auth(request: Request) -> Response:
+    checked = await _check_link(request, request.query_params.get("token", ""))
+    if not isinstance(checked, tuple):
+        return checked
+    claims, user = checked
+    current = await session_user(request)
+    if current is not None and current["user_uuid"] != user["user_uuid"]:
+        # A link for another account must not silently replace this session: someone could
+        # send their own link so that the keys typed next land in *their* account.
+        return render(
+            request,
+            "auth_switch.html",
+            {
+                "title": "Switch account?",
+                "current": current,
+                "other": user,
+                "token": request.query_params["token"],
+            },
+            user=current,
+        )
+    return _start_session(request, claims)
+
+
+async def auth_switch(request: Request) -> Response:
+    """The confirmed account switch: the link's token in the body, the current session's
+    CSRF token beside it."""
+    try:
+        form = await read_form(request)
+        csrf.check(request, form.get(csrf.FIELD))
+    except ApiError as exc:
+        return error_page(request, exc, await session_user(request))
+    checked = await _check_link(request, form.get("token", ""))
+    if not isinstance(checked, tuple):
+        return checked
+    return _start_session(request, checked[0])
 
 
 async def login(request: Request) -> Response:
@@ -106,6 +151,7 @@ async def home(request: Request) -> Response:
 routes = [
     Route("/", home, methods=["GET"]),
     Route("/auth", auth, methods=["GET"]),
+    Route("/auth", auth_switch, methods=["POST"]),
     Route("/login", login, methods=["GET"]),
     Route("/logout", logout, methods=["POST"]),
 ]
