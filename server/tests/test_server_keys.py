@@ -98,7 +98,9 @@ def test_rotate_key_with_env_keys_needs_no_new(tmp_path):
     }
     result = _cli("rotate-key", "--data-dir", str(tmp_path), "--identity", "dev", env=env)
     assert result.returncode != 0 and "--no-new" in result.stderr
-    result = _cli("rotate-key", "--no-new", "--data-dir", str(tmp_path), "--identity", "dev", env=env)
+    result = _cli(
+        "rotate-key", "--no-new", "--data-dir", str(tmp_path), "--identity", "dev", env=env
+    )
     assert result.returncode == 0 and "with key a" in result.stdout
 
 

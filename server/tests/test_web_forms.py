@@ -8,6 +8,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import jwt
@@ -277,3 +278,17 @@ def test_the_same_accounts_link_just_renews_the_session(
     resp = alice.client.get("/auth", params={"token": alice.token}, follow_redirects=False)
     assert resp.status_code == 303
     assert "leger_session=" in resp.headers["set-cookie"]
+
+
+def test_the_login_links_token_never_reaches_the_server_log(tmp_path: Path) -> None:
+    own = RunningServer(tmp_path / "data")
+    try:
+        token = own.login("log-user")
+        resp = httpx.get(f"{own.url}/auth", params={"token": token}, follow_redirects=False)
+        assert resp.status_code == 303
+    finally:
+        own.stop()  # flushes the log
+    log = own.log()
+    assert "GET /auth?token=[redacted]" in log
+    assert token not in log
+    assert token.split(".")[1] not in log
