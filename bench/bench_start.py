@@ -29,6 +29,10 @@ SECRET_ID = "0123456789abcdef012345678"
 PLUGINS = "envfile,setec,podman"
 
 
+def cleanup(env: dict[str, str]) -> None:
+    shutil.rmtree(env["XDG_RUNTIME_DIR"], ignore_errors=True)
+
+
 def start_legerd(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     sock = tmp / "legerd.sock"
     proc = subprocess.Popen(
@@ -59,8 +63,9 @@ def prepare(tmp: Path, sock: str) -> dict[str, str]:
     with SetecClient(sock) as client:
         for name in ("leger/bench/openai_api_key", "leger/bench/groq_api_key", "team/anthropic"):
             client.put(name, SecretValue("bench-" + "x" * 48))
-    runtime = tmp / "run"
-    runtime.mkdir(mode=0o700)
+    # The env file goes to $XDG_RUNTIME_DIR, a tmpfs on a real machine (/run/user/UID).
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    runtime = Path(tempfile.mkdtemp(prefix="leger-bench-run-", dir=shm))
     env = {
         **os.environ,
         "HOME": str(home),
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="leger-bench-start-"))
     legerd, sock = start_legerd(tmp)
+    env: dict[str, str] = {}
     try:
         env = prepare(tmp, sock)
         leger = str(BIN / "leger")
@@ -120,12 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         legerd.terminate()
         legerd.wait(timeout=10)
+        if env:
+            cleanup(env)
         shutil.rmtree(tmp, ignore_errors=True)
 
     base = times[names[0]]
     base_median = statistics.median(base)
     rounds = len(base)
-    print(f"Container-start cost, {rounds} interleaved rounds (3 secrets; lookup = a reference)")
+    load = os.getloadavg()[0]
+    print(
+        f"Container-start cost, {rounds} interleaved rounds (3 secrets; lookup = a reference); "
+        f"load average {load:.1f} on {os.cpu_count()} CPUs"
+    )
     print()
     print("| command | median ms | p90 ms | ratio (medians) | ratio (median of pairs) | goal |")
     print("|---|---:|---:|---:|---:|---|")
