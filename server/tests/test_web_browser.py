@@ -62,6 +62,16 @@ def page(context: BrowserContext) -> Page:
     return p
 
 
+# Fields without a <label> (or aria-label) and buttons without text: what a screen reader
+# would announce as just "edit text" or "button".
+UNLABELLED = """() => Array.from(document.querySelectorAll(
+    'input:not([type=hidden]), textarea, select, button')).filter((el) =>
+    el.tagName === 'BUTTON'
+      ? !(el.textContent.trim() || el.getAttribute('aria-label'))
+      : !((el.labels && el.labels.length) || el.getAttribute('aria-label'))
+  ).map((el) => el.outerHTML)"""
+
+
 def shoot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -374,12 +384,14 @@ def test_pages_fit_a_phone_and_keyboard_reaches_the_skip_link_first(
             ("/api-keys", "10-phone-api-keys"),
             ("/releases", "11-phone-releases"),
             ("/settings", "12-phone-settings"),
+            ("/releases/new", "13-phone-release-new"),
         ]:
             page.goto(server.url + path)
             overflow = page.evaluate(
                 "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+            assert page.evaluate(UNLABELLED) == [], f"{path} has fields or buttons without a name"
             shoot(page, shot)
         page.goto(server.url + "/api-keys")
         page.keyboard.press("Tab")
