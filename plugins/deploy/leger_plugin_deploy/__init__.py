@@ -66,3 +66,13 @@ def leger_service_names(config: Config) -> list[str] | None:
     from leger_plugin_deploy.secrets import service_names
 
     return service_names()
+
+
+def leger_service_secrets_inputs(config: Config) -> list[str]:
+    """The files :func:`leger_service_secrets` reads, so ``leger secrets fetch`` can cache its
+    answer until one changes (see leger_plugin_envfile.plans): the deployments folder (a new
+    deployment) and each deployment's state file (replaced on every change)."""
+    from leger_plugin_deploy.state import Store
+
+    store = Store()
+    return [str(store.root), *(str(store.state_path(n)) for n in store.names())]

@@ -13,7 +13,7 @@ import io
 import json
 import tarfile
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -212,17 +212,6 @@ def write_bundle(files: Mapping[str, bytes], out: IO[bytes]) -> None:
 def bundle_bytes(files: Mapping[str, bytes]) -> bytes:
     buf = io.BytesIO()
     write_bundle(files, buf)
-    return buf.getvalue()
-
-
-def tar_of(files: Iterable[tuple[str, bytes]]) -> bytes:
-    """An uncompressed tar of ``files`` (used by tests and the demo)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
 

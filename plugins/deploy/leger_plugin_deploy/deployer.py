@@ -14,7 +14,7 @@ from leger_core.paths import cache_dir
 from leger_core.strategies import FetchedRelease
 from leger_plugin_deploy import fsops
 from leger_plugin_deploy.installer import Echo, Installer, Plan, make_plan
-from leger_plugin_deploy.manifest import Manifest, parse_manifest
+from leger_plugin_deploy.manifest import Manifest
 from leger_plugin_deploy.release import check_release
 from leger_plugin_deploy.sources.bundle import SERVER_PREFIX
 from leger_plugin_deploy.sources.git import _SCP
@@ -276,7 +276,3 @@ def _describe(source: dict[str, Any]) -> str:
 
 def describe_source(source: dict[str, Any]) -> str:
     return _describe(source)
-
-
-def manifest_of(data: bytes) -> Manifest:
-    return parse_manifest(data, require_checksums=False)

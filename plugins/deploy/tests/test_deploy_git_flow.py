@@ -238,3 +238,11 @@ def test_one_failing_deployment_does_not_stop_the_others(cli, repo, tmp_path, sy
     assert "Updated ai-stack" in result.output
     assert "bundle" in result.output and "no such file" in result.output
     assert "the update of other failed" in result.output
+
+
+def test_secrets_inputs_name_the_state_files(cli, repo, deployments):
+    import leger_plugin_deploy
+
+    cli("deploy", "install", str(repo.path), "--yes")
+    inputs = leger_plugin_deploy.leger_service_secrets_inputs(None)
+    assert inputs == [str(deployments), str(deployments / "ai-stack/state.json")]
