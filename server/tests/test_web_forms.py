@@ -292,3 +292,22 @@ def test_the_login_links_token_never_reaches_the_server_log(tmp_path: Path) -> N
     assert "GET /auth?token=[redacted]" in log
     assert token not in log
     assert token.split(".")[1] not in log
+
+
+def test_deleting_a_release_and_a_custom_key_from_their_pages(
+    server: RunningServer, alice: BrowserSession
+) -> None:
+    created = alice.post_form(
+        "/releases/new", {"name": "gone", "git_url": "https://x.example/g.git"}
+    )
+    release_id = created.headers["location"].split("/")[2].split("?")[0]
+    resp = alice.post_form(f"/releases/{release_id}/delete", {})
+    assert resp.headers["location"] == "/releases?deleted=1"
+    assert "Release deleted." in alice.client.get("/releases?deleted=1").text
+    assert alice.client.get(f"/releases/{release_id}").status_code == 404
+    alice.post_form("/api-keys/custom", {"custom_name": "searxng_secret", "custom_value": "v"})
+    resp = alice.post_form("/api-keys/delete", {"name": "searxng_secret"})
+    assert resp.headers["location"] == "/api-keys?deleted=searxng_secret"
+    assert _secrets(alice, server) == []
+    # A name that cannot exist is a clear error page, not a crash.
+    assert alice.post_form("/api-keys/delete", {"name": "../x"}).status_code == 400
