@@ -261,14 +261,16 @@ class Installer:
         failed = self.qdir / f".leger-{plan.name}.failed-{tx.txid}"
         if target.exists():
             fsops.rename(target, failed)
-        if tx.old_dir is not None:  # the swap stopped half way: the old tree is still whole
-            fsops.rename(tx.old_dir, target)
-            tx.old_dir = None
-        elif plan.old is not None and tx.backup is not None:
+        if plan.old is not None and tx.backup is not None:
+            # The backup was checked against the recorded sha256 when it was made; the old
+            # tree (if the swap stopped half way) is removed by the caller.
             files = fsops.read_tree(tx.backup, plan.old.files)
             restore = self.qdir / f".leger-{plan.name}.restore-{tx.txid}"
             fsops.write_tree(restore, files)
             fsops.rename(restore, target)
+        elif tx.old_dir is not None:
+            fsops.rename(tx.old_dir, target)
+            tx.old_dir = None
         fsops.remove_tree(failed)
 
     def _failure(self, plan: Plan, exc: BaseException, notes: list[str]) -> LegerError:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from leger_core.errors import LegerError, UnavailableError
 
-TIMEOUT = 180.0
+TIMEOUT = 600.0  # a restart may pull a new image first
 
 
 class SystemdError(LegerError):

@@ -168,3 +168,18 @@ def test_a_crash_mid_update_is_undone_by_the_next_command(cli, installed, machin
     assert "ai-stack" in result.output
     cli("deploy", "rollback", "nope", "--yes", expect=4)  # any changing command recovers first
     assert machine() == before
+
+
+def test_failure_half_way_through_the_swap(cli, installed, machine, systemctl, monkeypatch):
+    """The old tree is moved aside, then moving the new one in fails."""
+    real = fsops.rename
+
+    def failing(src, dst):
+        if ".new-" in src.name:
+            raise OSError(errno.EXDEV, "Invalid cross-device link", str(src))
+        real(src, dst)
+
+    monkeypatch.setattr(fsops, "rename", failing)
+    before = machine()
+    result = cli("update", "--yes", expect=1)
+    _assert_restored(machine, before, result, "Invalid cross-device link")
