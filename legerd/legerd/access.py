@@ -25,6 +25,7 @@ import pwd
 import secrets as pysecrets
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,14 @@ class Principal:
             return [f"tailscale:{self.user}"] if self.user else list(self.tags)
         return []
 
-    def __str__(self) -> str:
+    @cached_property
+    def label(self) -> str:
+        """For the audit log: computed once per principal (i.e. once per connection)."""
         labels = self.labels()
         return ",".join(labels) if labels else "anonymous"
+
+    def __str__(self) -> str:
+        return self.label
 
 
 ANONYMOUS = Principal("anonymous")
