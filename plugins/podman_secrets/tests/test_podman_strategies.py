@@ -173,3 +173,38 @@ class TestDriverInjectorConformance(_PodmanConformance):
         for key in ("XDG_STATE_HOME", "LEGERD_SOCKET", "LEGER_CONFIG"):
             monkeypatch.setenv(key, leger_home.env[key])
         return DriverInjector(url=podman_env.service())
+
+
+def test_driver_lookup_failure_stops_the_container(openwebui, podman_env, legerd_daemon):
+    assert openwebui.run("inject", "driver", "openwebui").returncode == 0
+    legerd_daemon.stop()
+    try:
+        args = ["--secret", "openwebui_openai_api_key,type=env,target=K"]
+        proc = podman_env.run_container(args, "echo RAN", env=openwebui.env, check=False)
+        assert proc.returncode != 0 and b"RAN" not in proc.stdout
+    finally:
+        legerd_daemon.start()  # so the podman secret can be removed (its driver asks legerd)
+
+
+def test_what_podman_inspect_shows(openwebui, podman_env):
+    """docs/strategies.md: env secrets appear in Config.Env only once the container started;
+    a mount secret never does."""
+    assert openwebui.run("inject", "driver", "openwebui").returncode == 0
+    name = "leger-inspect-probe"
+    env_args = ["--secret", "openwebui_openai_api_key,type=env,target=K"]
+    podman_env.run(["create", "--name", name, *env_args, podman_env.image, "true"])
+    try:
+        assert VALUE not in podman_env.run(["inspect", name]).stdout.decode()
+        podman_env.run(["start", "--attach", name], env=openwebui.env)
+        assert f"K={VALUE}" in podman_env.run(["inspect", name]).stdout.decode()
+    finally:
+        podman_env.run(["rm", "-f", name])
+    mount_args = ["--secret", "openwebui_openai_api_key"]
+    podman_env.run(
+        ["create", "--name", name, *mount_args, podman_env.image, "true"], env=openwebui.env
+    )
+    try:
+        podman_env.run(["start", "--attach", name], env=openwebui.env)
+        assert VALUE not in podman_env.run(["inspect", name]).stdout.decode()
+    finally:
+        podman_env.run(["rm", "-f", name])
