@@ -54,6 +54,17 @@ def classify(path: str) -> str:
     return "refused"
 
 
+def check_allowed(path: str) -> str:
+    """The kind of ``path`` (see :func:`classify`); a file a release may not hold is refused."""
+    kind = classify(path)
+    if kind == "refused":
+        raise ReleaseRefused(
+            f"refused: {path!r} is neither a quadlet (.container .volume .network .pod "
+            ".kube .image .build) nor an asset (.env .yaml .yml .conf)"
+        )
+    return kind
+
+
 @dataclass
 class SplitRelease:
     files: dict[str, bytes]  # what is installed
@@ -67,12 +78,7 @@ def split_release(all_files: Mapping[str, bytes]) -> SplitRelease:
     manifest = None
     for raw_path, data in sorted(all_files.items()):
         path = check_relpath(raw_path)
-        kind = classify(path)
-        if kind == "refused":
-            raise ReleaseRefused(
-                f"refused: {path!r} is neither a quadlet (.container .volume .network .pod "
-                ".kube .image .build) nor an asset (.env .yaml .yml .conf)"
-            )
+        kind = check_allowed(path)
         if kind == "manifest":
             manifest = data
         elif kind == "ignored":

@@ -148,3 +148,47 @@ def test_examples_manifest_is_current_and_valid(repo):
     from leger_plugin_deploy.authoring import validate_path
 
     assert validate_path(Path(repo.path)) == []
+
+
+def test_a_file_url_to_a_repository(cli, repo, quadlets):
+    cli("deploy", "install", repo.path.as_uri(), "--yes")
+    assert (quadlets / "ai-stack/openwebui.env").read_bytes() == repo.read("openwebui.env")
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("../outside.env", "escapes the release"),
+        ("/etc/containers/systemd/x.container", "absolute path"),
+        ("run.sh", "neither a quadlet"),
+    ],
+)
+def test_manifest_source_refuses_hostile_paths(cli, tmp_path, quadlets, path, words):
+    import json
+
+    from leger_plugin_deploy.manifest import sha256
+
+    site = tmp_path / "site"
+    site.mkdir()
+    good = b"[Container]\nImage=docker.io/library/busybox\n"
+    (site / "web.container").write_bytes(good)
+    files = [
+        {"path": "web.container", "sha256": sha256(good), "size": len(good)},
+        {"path": path, "sha256": sha256(b"x"), "size": 1},
+    ]
+    (site / "manifest.json").write_text(json.dumps({"version": 1, "files": files}))
+    result = cli("deploy", "install", str(site), "--yes", expect=7)
+    assert words in result.output
+    assert not quadlets.exists() or list(quadlets.iterdir()) == []
+
+
+def test_manifest_source_refuses_too_many_files(cli, tmp_path):
+    import json
+
+    site = tmp_path / "site"
+    site.mkdir()
+    # 2,000 entries (a 10,000-entry manifest is already refused for its size, over 1 MiB)
+    files = [{"path": f"f{i}.conf", "sha256": "0" * 64, "size": 0} for i in range(2000)]
+    (site / "manifest.json").write_text(json.dumps({"version": 1, "files": files}))
+    result = cli("deploy", "install", str(site), "--yes", expect=7)
+    assert "more than 1000 files" in result.output

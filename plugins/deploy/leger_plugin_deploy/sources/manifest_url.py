@@ -15,6 +15,7 @@ from leger_core.errors import InvalidInputError, NotFoundError, UnavailableError
 from leger_core.strategies import FetchedRelease
 from leger_plugin_deploy.archive import DEFAULT_LIMITS, ReleaseRefused, check_relpath
 from leger_plugin_deploy.manifest import MANIFEST_NAME, MAX_MANIFEST, parse_manifest, sha256
+from leger_plugin_deploy.release import check_allowed
 from leger_plugin_deploy.sources import Report, finish, human_size, quiet
 
 SCHEMES = ("https", "http", "file")
@@ -88,7 +89,7 @@ class ManifestReleaseSource:
         downloaded: list[str] = []
         reused: list[str] = []
         for path, entry in sorted(manifest.files.items()):
-            check_relpath(path)
+            check_allowed(check_relpath(path))  # before anything is downloaded
             assert entry.sha256 is not None and entry.size is not None
             if entry.size > limits.max_file_size:
                 raise ReleaseRefused(f"refused: {path} is larger than allowed")
