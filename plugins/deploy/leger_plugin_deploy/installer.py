@@ -15,6 +15,7 @@ flight so that one interrupted by a crash is undone by the next command (:meth:`
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -145,6 +146,12 @@ class Installer:
                 hint="move it away or choose another --name",
             )
         ours = {Path(p).name: p for p in plan.files if quadlet_type(p)}
+        for found in self._loose_quadlets(plan.name):
+            if found.name in ours:
+                raise ConflictError(
+                    f"{ours[found.name]} clashes with {found} (quadlet reads one file per "
+                    "name); nothing was changed"
+                )
         units = set(plan.new.units.values())
         for other in self.store.all():
             if other.name == plan.name:
@@ -155,6 +162,20 @@ class Installer:
                         f"{ours.get(Path(path).name, unit)} clashes with {path} of deployment "
                         f"{other.name!r} (quadlet reads one file per name); nothing was changed"
                     )
+
+    def _loose_quadlets(self, name: str) -> list[Path]:
+        """Quadlet files under the quadlet directory that no deployment manages (the
+        generator reads them all, first name wins)."""
+        managed = {n for n in self.store.names()} | {name}
+        found: list[Path] = []
+        if not self.qdir.is_dir():
+            return found
+        for dirpath, dirnames, filenames in os.walk(self.qdir):
+            base = Path(dirpath)
+            if base == self.qdir:
+                dirnames[:] = [d for d in dirnames if d not in managed and not d.startswith(".")]
+            found.extend(base / f for f in filenames if quadlet_type(f))
+        return found
 
     # --- the transaction ------------------------------------------------------------------------
 

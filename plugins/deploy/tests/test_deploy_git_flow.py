@@ -246,3 +246,11 @@ def test_secrets_inputs_name_the_state_files(cli, repo, deployments):
     cli("deploy", "install", str(repo.path), "--yes")
     inputs = leger_plugin_deploy.leger_service_secrets_inputs(None)
     assert inputs == [str(deployments), str(deployments / "ai-stack/state.json")]
+
+
+def test_a_hand_written_quadlet_of_the_same_name_blocks_the_install(cli, repo, quadlets):
+    quadlets.mkdir(parents=True)
+    (quadlets / "postgres.container").write_text("[Container]\nImage=mine\n")
+    result = cli("deploy", "install", str(repo.path), "--yes", expect=8)
+    assert "postgres.container clashes with" in result.output
+    assert sorted(p.name for p in quadlets.iterdir()) == ["postgres.container"]
