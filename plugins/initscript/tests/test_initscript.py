@@ -13,6 +13,7 @@ from leger_core.models import SecretValue
 from leger_core.testing import InjectorConformance
 from leger_plugin_initscript.injector import InitScriptInjector
 from leger_plugin_initscript.render import SCRIPT_PATH_IN_CONTAINER, render_script
+from leger_plugin_podman.testing import ArgvWatch
 
 VALUE = "sk-init-VALUE-\"quoted\"\\back $HOME 'single'"
 
@@ -62,17 +63,20 @@ def test_bad_names_are_refused():
 @pytest.mark.podman
 def test_container_gets_the_exact_values_and_runs_its_command(tcp_legerd, podman_env, tmp_path):
     put(tcp_legerd, "app/key", VALUE + "\n\n")
-    put(tcp_legerd, "app/other", "second")
+    put(tcp_legerd, "app/other", "second-value-7f3")
     script = tmp_path / "web.sh"
     script.write_text(render_script("web", [("APP_KEY", "app/key"), ("OTHER", "app/other")]))
     script.chmod(0o755)
-    proc = run_with_script(
-        podman_env, tcp_legerd, script,
-        'printf "[%s][%s]" "$APP_KEY" "$OTHER"; env | grep -c "^leger_"; '
-        'ls /tmp | wc -l; echo "$0 $1"',
-    )  # fmt: skip
+    token = tcp_legerd.token_file.read_bytes()
+    with ArgvWatch([VALUE.encode(), b"second-value-7f3", token]) as watch:
+        proc = run_with_script(
+            podman_env, tcp_legerd, script,
+            'printf "[%s][%s]" "$APP_KEY" "$OTHER"; env | grep -c "^leger_"; '
+            'ls /tmp | wc -l; echo "$0 $1"',
+        )  # fmt: skip
+    assert watch.hits == [] and watch.scans > 10
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.decode() == f"[{VALUE}\n\n][second]0\n0\nsh \n"
+    assert proc.stdout.decode() == f"[{VALUE}\n\n][second-value-7f3]0\n0\nsh \n"
     assert VALUE not in tcp_legerd.output()
 
 

@@ -28,7 +28,50 @@ import pytest
 
 from leger_plugin_podman.podmanenv import IMAGE, PodmanEnv, busybox_path, podman_missing
 
-__all__ = ["IMAGE", "LegerHome", "PodmanEnv", "leger_home", "podman_env"]
+__all__ = ["IMAGE", "ArgvWatch", "LegerHome", "PodmanEnv", "leger_home", "podman_env"]
+
+
+class ArgvWatch:
+    """Reads every process's ``/proc/PID/cmdline`` over and over in a thread while a test runs
+    the real thing, and records any that contains one of ``needles`` (secret values)::
+
+        with ArgvWatch([b"sk-value"]) as watch:
+            podman_env.run_container(...)
+        assert watch.hits == [] and watch.scans > 0
+    """
+
+    def __init__(self, needles: list[bytes]) -> None:
+        import threading
+
+        self.needles = [n for n in needles if n]
+        self.hits: list[tuple[int, bytes]] = []
+        self.scans = 0
+        self.commands: set[bytes] = set()  # argv[0] of every process seen, to show what ran
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                        cmdline = fh.read()
+                except OSError:
+                    continue
+                self.commands.add(cmdline.split(b"\0", 1)[0])
+                if any(n in cmdline for n in self.needles):
+                    self.hits.append((int(entry.name), cmdline))
+            self.scans += 1
+
+    def __enter__(self) -> ArgvWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class LegerHome:

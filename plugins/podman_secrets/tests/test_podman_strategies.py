@@ -7,6 +7,7 @@ import pytest
 from leger_core.models import SecretValue
 from leger_core.testing import InjectorConformance
 from leger_plugin_podman.injectors import DriverInjector, PodmanInjector, podman_secret_name
+from leger_plugin_podman.testing import ArgvWatch
 
 pytestmark = pytest.mark.podman
 
@@ -44,11 +45,13 @@ def env_of(podman_env, leger_home, service, envs):
 
 
 def test_inject_podman_creates_secrets_a_container_reads(openwebui, podman_env):
-    proc = openwebui.run("inject", "podman", "openwebui")
+    with ArgvWatch([VALUE.encode()]) as watch:
+        proc = openwebui.run("inject", "podman", "openwebui")
+        out = env_of(podman_env, openwebui, "openwebui", ["OPENAI_API_KEY"])
+    assert watch.hits == []
     assert proc.returncode == 0, proc.stderr
     assert b"Secret=openwebui_openai_api_key,type=env,target=OPENAI_API_KEY" in proc.stdout
     assert VALUE.encode() not in proc.stdout + proc.stderr
-    out = env_of(podman_env, openwebui, "openwebui", ["OPENAI_API_KEY"])
     assert out == f"OPENAI_API_KEY=[{VALUE}]\n"
     inspect = podman_env.secret_inspect("openwebui_openai_api_key")
     assert VALUE not in str(inspect)
@@ -92,6 +95,12 @@ def test_podman_api_down_is_a_clear_error(openwebui):
 def test_driver_rotation_reaches_the_next_start_without_a_new_podman_secret(
     openwebui, podman_env, legerd_daemon
 ):
+    with ArgvWatch([VALUE.encode(), b"sk-rotated"]) as watch:
+        _driver_rotation(openwebui, podman_env, legerd_daemon)
+    assert watch.hits == [] and watch.scans > 10
+
+
+def _driver_rotation(openwebui, podman_env, legerd_daemon):
     proc = openwebui.run("inject", "driver", "openwebui")
     assert proc.returncode == 0, proc.stderr
     before = podman_env.secret_inspect("openwebui_openai_api_key")
@@ -110,6 +119,8 @@ def test_driver_rotation_reaches_the_next_start_without_a_new_podman_secret(
     # podman keeps only the reference; the value is in legerd
     assert VALUE not in str(after) and "sk-rotated" not in str(after)
     assert "sk-rotated" not in legerd_daemon.output()
+    for log in podman_env.root.glob("api-*.log"):
+        assert VALUE not in log.read_text(errors="replace")
 
 
 def test_podman_secret_create_with_the_installed_driver(leger_home, podman_env, legerd_daemon):

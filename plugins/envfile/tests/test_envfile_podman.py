@@ -1,0 +1,28 @@
+"""The env file strategy with a real container: podman --env-file reads exactly what fetch wrote,
+and no process ever has a value in its arguments."""
+
+import pytest
+
+from leger_plugin_podman.testing import ArgvWatch
+
+pytestmark = pytest.mark.podman
+
+# Characters an env file must carry verbatim: '=', '#', quotes inside, '$', spaces inside, UTF-8.
+VALUE = "sk-envfile=VALUE #1 'q' \"d\" $HOME ü-end"
+
+
+def test_container_sees_the_exact_value_and_no_argv_holds_it(
+    leger_home, secrets_in_legerd, podman_env
+):
+    leger_home.write_config({"services": {"openwebui": {"env": {"OPENAI_API_KEY": "team/openai"}}}})
+    secrets_in_legerd("team/openai", VALUE)
+    with ArgvWatch([VALUE.encode(), b"sk-envfile"]) as watch:
+        fetch = leger_home.run("secrets", "fetch", "openwebui")
+        assert fetch.returncode == 0, fetch.stderr
+        path = leger_home.env_file("openwebui")
+        out = podman_env.run_container(["--env-file", str(path)], 'printf "[%s]" "$OPENAI_API_KEY"')
+        assert leger_home.run("secrets", "clean", "openwebui").returncode == 0
+    assert out.stdout.decode() == f"[{VALUE}]"
+    assert watch.hits == [] and watch.scans > 10
+    assert any(b"podman" in c for c in watch.commands)
+    assert not path.exists()
