@@ -192,3 +192,14 @@ def test_manifest_source_refuses_too_many_files(cli, tmp_path):
     (site / "manifest.json").write_text(json.dumps({"version": 1, "files": files}))
     result = cli("deploy", "install", str(site), "--yes", expect=7)
     assert "more than 1000 files" in result.output
+
+
+def test_a_bundle_rebuilt_without_a_new_version_is_still_new(cli, repo, tmp_path, quadlets):
+    bundle = tmp_path / "ai-stack.tar.gz"
+    make_bundle(repo.path, bundle)
+    cli("deploy", "install", str(bundle), "--yes")
+    assert "up to date" in cli("update", "--yes").output
+    (repo.path / "openwebui.env").write_text("WEBUI_NAME=Renamed\n")
+    make_bundle(repo.path, bundle)
+    assert "Updated ai-stack" in cli("update", "--yes").output
+    assert (quadlets / "ai-stack/openwebui.env").read_text() == "WEBUI_NAME=Renamed\n"

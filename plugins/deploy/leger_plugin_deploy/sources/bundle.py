@@ -17,13 +17,13 @@ from leger_plugin_deploy.sources import Report, finish, human_size, quiet
 SERVER_PREFIX = "server:"
 
 
-def bundle_version(files: dict[str, bytes], bundle: bytes) -> str:
+def local_version(files: dict[str, bytes], bundle: bytes) -> str:
+    """A bundle file's version: its manifest's version and its own sha256, so a bundle rebuilt
+    without bumping the version still counts as new (``3+1a2b3c4d5e6f``)."""
+    digest = sha256(bundle)[:12]
     raw = files.get(MANIFEST_NAME)
-    if raw is not None:
-        version = parse_manifest(raw, require_checksums=False).version
-        if version:
-            return version
-    return "sha256:" + sha256(bundle)[:12]
+    version = parse_manifest(raw, require_checksums=False).version if raw is not None else None
+    return f"{version}+{digest}" if version else f"sha256:{digest}"
 
 
 class BundleReleaseSource:
@@ -40,7 +40,7 @@ class BundleReleaseSource:
 
             return latest_version(self.leger, location[len(SERVER_PREFIX) :])
         path = self._path(location)
-        return bundle_version(read_tar_file(path), path.read_bytes())
+        return local_version(read_tar_file(path), path.read_bytes())
 
     def fetch(
         self, location: str, dest: Path, report: Report = quiet, **options: Any
@@ -80,7 +80,6 @@ class BundleReleaseSource:
             require_checksums=True,
             metadata={"bundle_sha256": sha256(data), "bundle": str(path), **extra},
         )
-        if fetched.version == "unversioned":
-            fetched.version = "sha256:" + sha256(data)[:12]
+        fetched.version = local_version(files, data)
         report(f"  verified {len(fetched.files)} files against manifest.json")
         return fetched
