@@ -191,6 +191,23 @@ def populate(state: Path, count: int) -> None:
     store.put_many({f"bench/app{i // 10}/key{i}": os.urandom(40) for i in range(count)})
 
 
+def fdatasync_ms(directory: Path, n: int = 50) -> float:
+    """What one durable audit line costs on this disk right now: append + fdatasync."""
+    path = directory / "fdatasync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    times = []
+    try:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            os.write(fd, b"x" * 150 + b"\n")
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return statistics.median(times) * 1000
+
+
 def put_latency_ms(sock: Path, n: int = 20) -> float:
     from leger_core.models import SecretValue
     from leger_plugin_setec.client import SetecClient
@@ -243,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             results["bare"].append(run_load(bare_sock, req, args.clients, args.seconds))
             results["legerd"].append(run_load(legerd_sock, req, args.clients, args.seconds))
         rss_loaded = rss_mb(legerd.pid)
+        sync_ms = fdatasync_ms(tmp)
         stop(bare)
         stop(legerd)
 
@@ -300,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| RSS idle | {rss_idle:.1f} MB | <= {GOALS['rss_idle']:.0f} MB "
         f"{ok(rss_idle <= GOALS['rss_idle'])} |"
     )
+    print(f"| append + fdatasync on this disk, median | {sync_ms:.2f} ms | |")
     print(f"| RSS after the load | {rss_loaded:.1f} MB | |")
     print(
         f"| RSS with {args.secrets:,} secrets | {rss_10k:.1f} MB | <= {GOALS['rss_10k']:.0f} MB "

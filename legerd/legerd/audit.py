@@ -1,29 +1,35 @@
 """``audit.log``: one JSON line per request, on disk before the request's action runs.
 
-Lines from concurrent requests are committed together (one write, one fdatasync for the batch),
-so the log costs one sync per batch instead of one per request; every request still waits until
-its own line is durable. Lines never hold a value.
+A single writer thread does group commit: it takes every line queued since its last sync, writes
+them with one ``write`` and one ``fdatasync``, then wakes their requests in one go. While it waits
+for the disk the next batch gathers, so the log costs one sync per batch, not per request, and
+one hand-off between threads per batch. Every request still waits until its own line is durable.
+Lines never hold a value.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-MAX_FLUSHERS = 4
+Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
 
 class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
-        self._flushers = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._cond = threading.Condition()
+        self._queue: list[tuple[bytes, Waiter]] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="legerd-audit", daemon=True)
+        self._thread.start()
 
     @staticmethod
     def line(
@@ -52,35 +58,34 @@ class AuditLog:
         """Return once this request's line is on disk (written and fdatasync'ed)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._pending.append((self.line(principal, action, secret, version, authorized), done))
-        if self._flushers < MAX_FLUSHERS:
-            self._flushers += 1
-            task = loop.create_task(self._flush())
-            self._tasks.add(task)  # held so it is not collected mid-flush
-            task.add_done_callback(self._tasks.discard)
+        line = self.line(principal, action, secret, version, authorized)
+        with self._cond:
+            if self._closed:
+                raise OSError("audit log is closed")
+            self._queue.append((line, (loop, done)))
+            if len(self._queue) == 1:
+                self._cond.notify()
         await done
 
-    async def _flush(self) -> None:
-        """Write and sync everything pending, until nothing is. Several flushers may overlap:
-        while one waits for the disk, the next batch is already on its way, and the kernel
-        folds concurrent syncs of one file into one journal commit."""
-        loop = asyncio.get_running_loop()
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                data = b"".join(line for line, _ in batch)
-                try:
-                    await loop.run_in_executor(None, self._write, data)
-                except OSError as exc:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_result(None)
-        finally:
-            self._flushers -= 1
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+            error: OSError | None = None
+            try:
+                self._write(b"".join(line for line, _ in batch))
+            except OSError as exc:
+                error = exc
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            for _, (loop, fut) in batch:
+                by_loop.setdefault(loop, []).append(fut)
+            for loop, futures in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                    loop.call_soon_threadsafe(_settle, futures, error)
 
     def _write(self, data: bytes) -> None:
         # One write() per batch: O_APPEND keeps each batch's lines together.
@@ -91,4 +96,18 @@ class AuditLog:
         os.fdatasync(self._fd)
 
     def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(10)
         os.close(self._fd)
+
+
+def _settle(futures: list[asyncio.Future[None]], error: OSError | None) -> None:
+    for fut in futures:
+        if fut.done():
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(OSError(error.errno, error.strerror))
