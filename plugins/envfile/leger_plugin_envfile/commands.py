@@ -36,7 +36,10 @@ def resolve(leger: Leger, service: str) -> plans.Plan:
 def _cache_inputs(leger: Leger) -> list[str] | None:
     if leger._config_path:  # --config: the fast path never sees that option
         return None
-    inputs = [str(config_path(None)), str(account_file())]
+    import sysconfig
+
+    # site-packages changes when a plugin is installed or removed (a new provider may answer).
+    inputs = [str(config_path(None)), str(account_file()), sysconfig.get_paths()["purelib"]]
     for impl in leger.pm.hook.leger_service_secrets.get_hookimpls():
         if impl.plugin_name == plans.CONFIG_PROVIDER:
             continue

@@ -235,3 +235,35 @@ class TestEnvFileInjectorConformance(InjectorConformance):
             return parse(path.read_bytes())
 
         return read
+
+
+def test_plan_cache_is_stamped_with_config_account_and_site_packages(openwebui):
+    import sysconfig
+
+    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0
+    cache = json.loads((openwebui.root / "home/.cache/leger/service-plans.json").read_text())
+    (entry,) = cache.values()
+    assert set(entry["inputs"]) == {
+        str(openwebui.config),
+        str(openwebui.root / "home/.local/state/leger/account.json"),
+        sysconfig.get_paths()["purelib"],
+    }
+    assert entry["services"]["openwebui"] == [
+        ["ANTHROPIC_API_KEY", "team/anthropic"],
+        ["OPENAI_API_KEY", "leger/u1/openai_api_key"],
+    ]
+
+
+def test_a_provider_without_declared_inputs_disables_the_cache(openwebui):
+    """deploy's provider (when it declares no inputs) sends every fetch through the full CLI."""
+    plugins = openwebui.env["LEGER_LOAD_PLUGINS"] + ",deploy"
+    proc = openwebui.run("secrets", "fetch", "openwebui", env={"LEGER_LOAD_PLUGINS": plugins})
+    assert proc.returncode == 0, proc.stderr
+    import importlib
+
+    deploy = importlib.import_module("leger_plugin_deploy")
+    cache = openwebui.root / "home/.cache/leger/service-plans.json"
+    if hasattr(deploy, "leger_service_secrets_inputs"):
+        assert cache.exists()
+    else:
+        assert not cache.exists()
