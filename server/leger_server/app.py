@@ -18,9 +18,11 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leger_server.api import auth, health, releases, secrets
 from leger_server.db import migrate
@@ -50,10 +52,42 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-async def _server_error(request: Request, exc: Exception) -> Response:
-    # Only the type: exception messages may quote a request body (and so a value).
-    log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    return error_response(ApiError("internal server error", code="internal_error", status=500))
+class CatchAllMiddleware:
+    """Answers an unexpected exception with the 500 envelope and logs only its type and where.
+
+    Starlette's own last-resort handler re-raises so the server logs the traceback, whose
+    message might quote a request body (and so a value); this one ends it here."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error(
+                "internal error on %s %s: %s",
+                scope.get("method"),
+                scope.get("path"),
+                type(exc).__name__,
+            )
+            if started:
+                return  # the response is half sent; the client sees a cut connection
+            response = error_response(
+                ApiError("internal server error", code="internal_error", status=500)
+            )
+            await response(scope, receive, send)
 
 
 async def _openapi(request: Request) -> JSONResponse:
@@ -102,11 +136,8 @@ def create_app(settings: Settings, *, extra_routes: list[BaseRoute] | None = Non
 
     app = Starlette(
         routes=[*api_routes(), *(extra_routes or []), *web_routes(settings)],
-        exception_handlers={
-            ApiError: _api_error,
-            HTTPException: _http_error,
-            Exception: _server_error,
-        },
+        middleware=[Middleware(CatchAllMiddleware)],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
     app.state.services = svc

@@ -95,7 +95,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+            **kwargs,
         )
 
         @sa.event.listens_for(engine, "connect")
@@ -107,7 +110,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    # hide_parameters: a database error must never quote a statement's values in a log.
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 def _alembic_config(engine: Engine) -> Any:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from leger_server.app import create_app
 from leger_server.settings import Settings
 from leger_server.testing import make_bundle
+
+# Starlette 1.x suggests another HTTP client for its TestClient; httpx works and is what the
+# rest of Leger uses.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+from starlette.testclient import TestClient  # noqa: E402
 
 
 @pytest.fixture

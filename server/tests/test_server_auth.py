@@ -163,3 +163,20 @@ def test_non_dev_identity_refuses_to_start_without_keys(tmp_path) -> None:
             env={"LEGER_SERVER_TAILSCALE_API_KEY": "k"},
         )
     assert not (tmp_path / "d" / "keys.json").exists()
+
+
+def test_unexpected_errors_are_a_500_envelope_without_details(app_settings, caplog) -> None:
+    from starlette.routing import Route
+
+    async def boom(request):
+        raise RuntimeError("sk-value-that-must-not-be-logged")
+
+    app = create_app(app_settings, extra_routes=[Route("/boom", boom)])
+    with TestClient(app, raise_server_exceptions=False) as c:
+        resp = c.get("/boom")
+    assert resp.status_code == 500
+    assert resp.json() == {
+        "success": False,
+        "error": {"code": "internal_error", "message": "internal server error"},
+    }
+    assert "sk-value" not in caplog.text and "RuntimeError" in caplog.text

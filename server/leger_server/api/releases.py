@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from leger_server.bundles import StagedBundle, inspect_bundle, stage_stream
-from leger_server.errors import InvalidInput, UnsupportedMedia
+from leger_server.errors import ApiError, InvalidInput, UnsupportedMedia
 from leger_server.http import check_length, ok, read_json_object
 from leger_server.services import services
 from leger_server.session import current_user
@@ -100,6 +100,13 @@ async def download_release(request: Request) -> Response:
     svc = services(request)
     ref = request.path_params["ref"]
     release = await run_in_threadpool(svc.releases.blob_of, user["user_uuid"], ref)
+    if await run_in_threadpool(svc.blobs.size, release["r2_path"]) is None:
+        raise ApiError(
+            f"the bundle of release {ref!r} is missing from storage",
+            code="bundle_missing",
+            status=410,
+            action="upload it again",
+        )
     chunks = await run_in_threadpool(lambda: svc.blobs.iter_chunks(release["r2_path"]))
     filename = f"{release['deployment_name']}-v{release['version']}.tar.gz"
     return StreamingResponse(
