@@ -104,19 +104,26 @@ def deploy_group() -> None:
     help="Force the kind of SOURCE instead of guessing it.",
 )
 @click.option("--version", "version", help="Server releases: install this version.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace files changed outside leger (kept as the backup: rollback brings them back).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def install_command(
     leger: Leger, source: str, name: str | None, branch: str | None, kind: str | None,
-    version: str | None, dry_run: bool, yes: bool,
+    version: str | None, force: bool, dry_run: bool, yes: bool,
 ) -> None:  # fmt: skip
     """Install the release SOURCE: a git URL (https, ssh, file://) or repository path, a bundle
     .tar.gz, a manifest URL, or the name of a release of your leger account."""
     deployer = _deployer(leger)
     with deploy_lock():
         _recover(deployer)
-        plan = deployer.plan_install(source, name=name, branch=branch, kind=kind, version=version)
+        plan = deployer.plan_install(
+            source, name=name, branch=branch, kind=kind, version=version, force=force
+        )
         run_plan(deployer, plan, yes=yes, dry_run=dry_run)
 
 
@@ -137,10 +144,15 @@ def diff_command(leger: Leger, name: str) -> None:
 
 @click.command(name="update")
 @click.argument("name", required=False)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace files changed outside leger (kept as the backup: rollback brings them back).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def update_command(leger: Leger, name: str | None, dry_run: bool, yes: bool) -> None:
+def update_command(leger: Leger, name: str | None, force: bool, dry_run: bool, yes: bool) -> None:
     """Bring deployments (all, or NAME) up to their source's newest version."""
     deployer = _deployer(leger)
     with deploy_lock():
@@ -154,7 +166,7 @@ def update_command(leger: Leger, name: str | None, dry_run: bool, yes: bool) -> 
         codes: set[int] = set()
         for each in names:
             try:
-                plan = deployer.plan_update(each)
+                plan = deployer.plan_update(each, force=force)
                 if plan is None or plan.up_to_date:
                     dep = deployer.store.get(each)
                     click.echo(f"{each} is up to date ({dep.short_version}).")
@@ -176,15 +188,20 @@ def update_command(leger: Leger, name: str | None, dry_run: bool, yes: bool) -> 
 
 @deploy_group.command(name="rollback")
 @click.argument("name")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace files changed outside leger (kept as the backup: rollback brings them back).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def rollback_command(leger: Leger, name: str, dry_run: bool, yes: bool) -> None:
+def rollback_command(leger: Leger, name: str, force: bool, dry_run: bool, yes: bool) -> None:
     """Put back the files NAME had before its last change, byte for byte."""
     deployer = _deployer(leger)
     with deploy_lock():
         _recover(deployer)
-        plan = deployer.plan_rollback(name)
+        plan = deployer.plan_rollback(name, force=force)
         run_plan(deployer, plan, yes=yes, dry_run=dry_run)
 
 

@@ -99,7 +99,12 @@ class Deployer:
         return fetched
 
     def _build(
-        self, name: str, source: dict[str, Any], fetched: FetchedRelease, old: Deployment | None
+        self,
+        name: str,
+        source: dict[str, Any],
+        fetched: FetchedRelease,
+        old: Deployment | None,
+        force: bool,
     ) -> Plan:
         try:
             files = fsops.read_tree(fetched.path, fetched.files)
@@ -130,15 +135,21 @@ class Deployer:
             metadata=metadata,
         )
         action = "install" if old is None else "update"
-        plan = make_plan(new, files, old, action)
         if old is not None:
-            self.installer.check_installed(old)
+            old = self._checked(old, force)
+        plan = make_plan(new, files, old, action)
         self.installer.check_conflicts(plan)
         return plan
 
+    def _checked(self, dep: Deployment, force: bool) -> Deployment:
+        if force:
+            return self.installer.adopt(dep)
+        self.installer.check_installed(dep)
+        return dep
+
     def plan_install(
         self, spec: str, *, name: str | None, branch: str | None, kind: str | None,
-        version: str | None = None,
+        version: str | None = None, force: bool = False,
     ) -> Plan:  # fmt: skip
         kind, location = detect_source(spec, kind)
         if kind == "bundle" and location.startswith(SERVER_PREFIX):
@@ -169,7 +180,7 @@ class Deployer:
             source = {"kind": kind, "location": location, "options": options}
             if old is not None and old.source != source:
                 self.progress(f"  note: {final!r} was installed from {_describe(old.source)}")
-            return self._build(final, source, fetched, old)
+            return self._build(final, source, fetched, old, force)
 
     def _server_release(self, location: str, branch: str | None) -> tuple[str, str, str | None]:
         """A release of the account: a git source is installed from its URL and branch."""
@@ -181,7 +192,7 @@ class Deployer:
             return "git", str(release["git_url"]), branch or release.get("git_branch")
         return "bundle", SERVER_PREFIX + str(release.get("name") or location), branch
 
-    def plan_update(self, name: str) -> Plan | None:
+    def plan_update(self, name: str, force: bool = False) -> Plan | None:
         """The update of ``name``, or None when its source has nothing newer (no file is
         downloaded then)."""
         dep = self.store.get(name)
@@ -195,14 +206,14 @@ class Deployer:
         with tempfile.TemporaryDirectory(prefix="leger-stage-", dir=_staging_root()) as tmp:
             fetched = self._fetch(kind, location, options, Path(tmp) / "release", dep)
             source = {"kind": kind, "location": location, "options": options}
-            return self._build(name, source, fetched, dep)
+            return self._build(name, source, fetched, dep, force)
 
-    def plan_rollback(self, name: str) -> Plan:
+    def plan_rollback(self, name: str, force: bool = False) -> Plan:
         dep = self.store.get(name)
         prev = dep.previous
         if prev is None or prev.backup is None:
             raise NotFoundError(f"{name!r} has no previous version to roll back to")
-        self.installer.check_installed(dep)
+        dep = self._checked(dep, force)
         backup = self.store.backups(name) / prev.backup
         try:
             files = fsops.read_tree(backup, prev.files)

@@ -138,6 +138,18 @@ class Installer:
                 hint=f"restore them, or `leger deploy remove {dep.name}` and install again",
             )
 
+    def adopt(self, dep: Deployment) -> Deployment:
+        """``dep`` with the files its folder really holds (``--force``): the hand-edited files
+        become the backup, so a rollback brings them back."""
+        actual = fsops.hash_tree(self.target(dep.name))
+        odd = sorted(p for p, digest in actual.items() if len(digest) != 64)
+        if odd:
+            raise ConflictError(
+                f"{self.target(dep.name)} holds links or special files ({', '.join(odd[:5])}); "
+                "nothing was changed"
+            )
+        return replace(dep, files=actual)
+
     def check_conflicts(self, plan: Plan) -> None:
         if plan.old is None and self.target(plan.name).exists():
             raise ConflictError(

@@ -254,3 +254,20 @@ def test_a_hand_written_quadlet_of_the_same_name_blocks_the_install(cli, repo, q
     result = cli("deploy", "install", str(repo.path), "--yes", expect=8)
     assert "postgres.container clashes with" in result.output
     assert sorted(p.name for p in quadlets.iterdir()) == ["postgres.container"]
+
+
+def test_force_replaces_hand_edits_and_rollback_brings_them_back(cli, repo, quadlets):
+    cli("deploy", "install", str(repo.path), "--yes")
+    edited = "[Container]\nImage=docker.io/library/postgres:mine\n"
+    (quadlets / "ai-stack/postgres.container").write_text(edited)
+    (quadlets / "ai-stack/extra.conf").write_text("# mine\n")
+    _bump_litellm(repo)
+    result = cli("update", "--yes", "--force")
+    assert "~ changed  postgres.container" in result.output
+    assert "- removed  extra.conf" in result.output
+    assert (quadlets / "ai-stack/postgres.container").read_bytes() == repo.read(
+        "postgres.container"
+    )
+    cli("deploy", "rollback", "ai-stack", "--yes")
+    assert (quadlets / "ai-stack/postgres.container").read_text() == edited
+    assert (quadlets / "ai-stack/extra.conf").read_text() == "# mine\n"
