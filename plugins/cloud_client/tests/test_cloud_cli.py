@@ -109,3 +109,29 @@ def test_refused_bundle_is_invalid_input(logged_in, leger_cli, tmp_path):
     err = leger_cli("releases", "upload", str(bad), expect=7).stderr
     assert "not a valid .tar.gz" in err
     assert json.loads(leger_cli("releases", "list", "--json").stdout) == []
+
+
+def test_transfers_show_a_progress_bar_on_a_terminal(logged_in, leger_cli, tmp_path):
+    import os
+    import shlex
+    import shutil
+    import subprocess
+
+    script = shutil.which("script")
+    assert script, "util-linux's script(1) runs the CLI on a pseudo-terminal"
+    bundle = tmp_path / "b.tar.gz"
+    bundle.write_bytes(make_bundle({"big.bin": os.urandom(2 * 1024 * 1024)}))
+    leger = str(Path(leger_cli.env["PATH"].split(os.pathsep)[0]) / "leger")
+    for args in (
+        ["releases", "upload", str(bundle)],
+        ["releases", "download", "1", "-o", str(tmp_path)],
+    ):
+        proc = subprocess.run(
+            [script, "-qec", shlex.join([leger, *args]), "/dev/null"],
+            env=leger_cli.env,
+            capture_output=True,
+            timeout=60,
+        )
+        out = proc.stdout.decode(errors="replace")
+        assert proc.returncode == 0, out
+        assert "100%" in out and ("Uploading" in out or "Downloading" in out)
