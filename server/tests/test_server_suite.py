@@ -297,3 +297,39 @@ def test_user_b_never_reaches_user_a_data(shared_server, fresh_user):
         assert a.get("/api/releases/1/download").status_code == 200
         assert a.get(f"/api/releases/{bundle['id']}").json()["data"]["version"] == 1
         assert "alice" not in json.dumps(b.get("/api/me").json())
+
+
+def test_concurrent_uploads_get_distinct_versions(shared_server, fresh_user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = shared_server.login(fresh_user)
+    bundles = [make_bundle({f"s{i}.container": bytes([i]) * 1000}) for i in range(6)]
+
+    def upload(data: bytes) -> int:
+        with shared_server.api(token) as api:
+            resp = api.post("/api/releases", content=data, headers=GZ)
+            assert resp.status_code == 201, resp.text
+            return int(resp.json()["data"]["version"])
+
+    with ThreadPoolExecutor(6) as pool:
+        versions = sorted(pool.map(upload, bundles))
+    assert versions == [1, 2, 3, 4, 5, 6]
+
+
+def test_concurrent_writes_of_one_secret_end_consistent(shared_server, fresh_user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = shared_server.login(fresh_user)
+
+    def put(i: int) -> int:
+        with shared_server.api(token) as api:
+            resp = api.post("/api/secrets/k", json={"value": f"v{i}"})
+            assert resp.status_code in (200, 201, 409), resp.text
+            return resp.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(put, range(16)))
+    with shared_server.api(token) as api:
+        final = api.get("/api/secrets/k").json()["data"]
+    assert final["value"] in {f"v{i}" for i in range(16)}
+    assert final["version"] == sum(1 for c in codes if c in (200, 201))
