@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,9 @@ from leger_core.fsutil import atomic_write
 from leger_plugin_podman import driver, settings_cache
 from leger_plugin_podman.injectors import DriverInjector, PodmanInjector, driver_options
 
+if TYPE_CHECKING:
+    from leger_plugin_setec.client import SetecClient
+
 
 def register(cli: click.Group) -> None:
     cli.add_command(driver_group)
@@ -24,7 +28,7 @@ def register(cli: click.Group) -> None:
     inject.add_command(inject_driver)
 
 
-def _client(leger: Leger):  # type: ignore[no-untyped-def]
+def _client(leger: Leger) -> SetecClient:
     from leger_plugin_setec.backend import client_from_config
 
     if not leger._config_path:

@@ -93,8 +93,10 @@ class PodmanInjector:
         self.store.create(name, data, labels)
 
     def inject(self, service: str, secrets: Mapping[str, SecretValue]) -> InjectResult:
-        items = {env: (value.reveal(), {LABEL_DIGEST: digest(value.reveal())}) for env, value in
-                 self._checked(service, secrets).items()}  # fmt: skip
+        checked = self._checked(service, secrets)
+        items = {
+            env: (v.reveal(), {LABEL_DIGEST: digest(v.reveal())}) for env, v in checked.items()
+        }
         return self._apply(service, items)
 
     def remove(self, service: str) -> None:
