@@ -179,3 +179,35 @@ def test_legerd_address_reads_the_config_file_when_not_given(monkeypatch, tmp_pa
     monkeypatch.delenv("LEGERD_SOCKET", raising=False)
     monkeypatch.setenv("LEGER_CONFIG", str(path))
     assert legerd_address() == "/configured.sock"
+
+
+def test_unix_client_reads_chunked_answers(tmp_path: Path) -> None:
+    """Go's net/http (a real setec server) sends larger bodies chunked."""
+    import threading
+
+    path = Path(f"/tmp/legerd-chunked-{os.getpid()}.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    body = json.dumps([{"Name": f"n{i}", "Versions": [1], "ActiveVersion": 1} for i in range(300)])
+    chunks = [body[i : i + 1000].encode() for i in range(0, len(body), 1000)]
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    answer += b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(answer)
+        conn.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        infos = SetecClient(str(path)).list()
+    finally:
+        thread.join(5)
+        server.close()
+        path.unlink()
+    assert len(infos) == 300 and infos[-1].name == "n299"
