@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sys
 from typing import Any
@@ -68,7 +69,9 @@ def main() -> None:
 @_common
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8420, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes."
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
     data_dir: str,
@@ -102,10 +105,26 @@ def serve(
     # Migrate once here so several workers do not race to do it.
     migrate(make_engine(settings.database_url))
     settings.auto_migrate = False
-    app = create_app(settings)
     click.echo(f"leger-server {__version__} on http://{host}:{port} ({settings!r})", err=True)
-    if workers != 1:
-        raise click.ClickException("--workers > 1: run several processes behind a balancer")
+    if workers > 1:
+        # Worker processes build the app themselves from the environment.
+        os.environ.update(
+            LEGER_SERVER_DATA_DIR=str(settings.data_dir),
+            LEGER_SERVER_DATABASE_URL=settings.database_url,
+            LEGER_SERVER_BLOBS_URL=settings.blobs_url,
+            LEGER_SERVER_IDENTITY=settings.identity,
+        )
+        uvicorn.run(
+            "leger_server.asgi:app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+            server_header=False,
+        )
+        return
+    app = create_app(settings)
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
 
 

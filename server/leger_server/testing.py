@@ -7,7 +7,8 @@ Fixtures:
   :class:`RunningServer`: ``url``, ``data_dir``, ``log_path``, ``login(user_id="u1",
   email=...) -> token``, ``api(token) -> httpx.Client`` (base URL and bearer token set),
   ``stop()``, ``log()``.
-* ``leger_server_factory`` – ``leger_server_factory(database=..., blobs=..., env=...)`` starts
+* ``leger_server_factory`` – ``leger_server_factory(database=..., blobs=..., env=...,
+  extra_args=["--workers", "2"])`` starts
   more servers (other storage, other limits); each is stopped at the end of the test.
 
 Helpers: :func:`make_bundle` builds a valid bundle (``manifest.json`` with sha256 and sizes);
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,7 @@ class RunningServer:
         blobs: str | None = None,
         env: Mapping[str, str] | None = None,
         identity: str = "dev",
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
@@ -117,6 +119,7 @@ class RunningServer:
             args += ["--database", database]
         if blobs:
             args += ["--blobs", blobs]
+        args += list(extra_args)
         full_env = {
             **os.environ,
             "LEGER_SERVER_AUTH_RATE_LIMIT": "10000",
@@ -216,10 +219,16 @@ def leger_server_factory(tmp_path: Path) -> Iterator[Callable[..., RunningServer
         blobs: str | None = None,
         env: Mapping[str, str] | None = None,
         identity: str = "dev",
+        extra_args: Sequence[str] = (),
     ) -> RunningServer:
         directory = data_dir or tmp_path / f"leger-server-{len(started)}"
         server = RunningServer(
-            directory, database=database, blobs=blobs, env=env, identity=identity
+            directory,
+            database=database,
+            blobs=blobs,
+            env=env,
+            identity=identity,
+            extra_args=extra_args,
         )
         started.append(server)
         return server

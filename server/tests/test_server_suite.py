@@ -333,3 +333,27 @@ def test_concurrent_writes_of_one_secret_end_consistent(shared_server, fresh_use
         final = api.get("/api/secrets/k").json()["data"]
     assert final["value"] in {f"v{i}" for i in range(16)}
     assert final["version"] == sum(1 for c in codes if c in (200, 201))
+
+
+def test_several_workers_share_the_storage(leger_server_factory, storage):
+    """``serve --workers 3``: stateless processes on one database and blob store; whichever
+    worker answers, the token, the secrets and the bundles are the same."""
+    server = leger_server_factory(
+        database=storage["database"],
+        blobs=storage["blobs"],
+        env=storage["env"],
+        extra_args=["--workers", "3"],
+    )
+    server.storage = storage
+    data = make_bundle()
+    token = server.login("multi")
+    for i in range(6):
+        with server.api(token) as api:  # a new connection each time: any worker may answer
+            assert api.post(f"/api/secrets/k{i}", json={"value": f"v{i}"}).status_code == 201
+    with server.api(token) as api:
+        assert api.post("/api/releases", content=data, headers=GZ).status_code == 201
+    for i in range(6):
+        with server.api(token) as api:
+            assert api.get(f"/api/secrets/k{i}").json()["data"]["value"] == f"v{i}"
+            assert api.get("/api/releases/latest/download").content == data
+    assert server.log().count("Started server process") == 3
