@@ -204,7 +204,9 @@ def endpoint(daemon: Daemon, handler: Handler) -> Callable[[Request], Awaitable[
             return PlainTextResponse(str(exc), exc.status)
         except OSError:
             # The change was not written (disk full, I/O error); memory was left as it was.
-            return PlainTextResponse("internal error: could not write to disk; nothing changed", 500)
+            return PlainTextResponse(
+                "internal error: could not write to disk; nothing changed", 500
+            )
 
     return run
 
