@@ -68,21 +68,23 @@ class UserStore:
             )
             if row is None:
                 try:
-                    conn.execute(
-                        users.insert().values(
-                            user_uuid=user_uuid,
-                            tailscale_user_id=claim.user_id,
-                            tailscale_email=claim.email,
-                            tailnet=claim.tailnet,
-                            display_name=None,
-                            created_at=ts,
-                            last_seen=ts,
-                            last_device_id=claim.device_id,
-                            last_device_hostname=claim.hostname,
-                            cli_version=claim.cli_version,
-                            total_authentications=1,
+                    # A savepoint: on PostgreSQL a failed INSERT would abort the transaction.
+                    with conn.begin_nested():
+                        conn.execute(
+                            users.insert().values(
+                                user_uuid=user_uuid,
+                                tailscale_user_id=claim.user_id,
+                                tailscale_email=claim.email,
+                                tailnet=claim.tailnet,
+                                display_name=None,
+                                created_at=ts,
+                                last_seen=ts,
+                                last_device_id=claim.device_id,
+                                last_device_hostname=claim.hostname,
+                                cli_version=claim.cli_version,
+                                total_authentications=1,
+                            )
                         )
-                    )
                 except sa.exc.IntegrityError:
                     pass  # a concurrent first login won; fall through to the update
                 else:

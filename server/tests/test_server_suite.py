@@ -357,3 +357,13 @@ def test_several_workers_share_the_storage(leger_server_factory, storage):
             assert api.get(f"/api/secrets/k{i}").json()["data"]["value"] == f"v{i}"
             assert api.get("/api/releases/latest/download").content == data
     assert server.log().count("Started server process") == 3
+
+
+def test_concurrent_first_logins_make_one_user(shared_server, fresh_user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        users = list(pool.map(lambda _: shared_server.login_full(fresh_user)["user"], range(8)))
+    assert len({u["user_uuid"] for u in users}) == 1
+    with shared_server.api(shared_server.login(fresh_user)) as api:
+        assert api.get("/api/me").json()["data"]["total_authentications"] == 9
