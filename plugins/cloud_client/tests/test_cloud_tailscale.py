@@ -1,5 +1,6 @@
 """The Tailscale identity provider, against stand-ins of ``tailscale status --json`` and the
-tailscaled LocalAPI socket built from their documented JSON."""
+tailscaled LocalAPI socket built from their documented JSON; and the whole login against a
+leger-server with --identity tailscale and a stand-in of the Tailscale device-list API."""
 
 from __future__ import annotations
 
@@ -121,3 +122,28 @@ def test_localapi_socket_stand_in(tmp_path):
 def test_disabled_provider_gives_none(tmp_path):
     assert tailscale_identity(_config(tmp_path, enabled=False)) is None
     assert os.environ.get("LEGER_TAILSCALE_BIN") is None or True
+
+
+def test_login_with_tailscale_identity(leger_server_factory, tailscale_api, leger_cli, tmp_path):
+    tailscale_api.add_device("example.ts.net", node_id="nXyZ123CNTRL", user="alice@github")
+    server = leger_server_factory(identity="tailscale", env=tailscale_api.server_env())
+    bindir = tmp_path / "ts-bin"
+    bindir.mkdir()
+    (tmp_path / "status.json").write_text(json.dumps(STATUS))
+    fake = bindir / "tailscale"
+    fake.write_text(f"#!/bin/sh\ncat {tmp_path / 'status.json'}\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{bindir}:{leger_cli.env['PATH']}"}
+
+    out = leger_cli("auth", "login", "--server", server.url, "--json", env=env).stdout
+    account = json.loads(out)
+    assert account["identity_source"] == "tailscale"
+    assert account["email"] == "alice@github"
+    assert tailscale_api.calls[-1][0] == "example.ts.net"
+
+    # A claim for a device that is not in the tailnet is refused, exit code 6 (denied).
+    (tmp_path / "status.json").write_text(
+        json.dumps({**STATUS, "Self": {**STATUS["Self"], "ID": "nOtherCNTRL"}})
+    )
+    result = leger_cli("auth", "login", "--server", server.url, env=env, expect=6)
+    assert "Device not found in tailnet" in result.stderr
