@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from leger_core.errors import InvalidInputError, LegerError, NotFoundError
 from leger_core.paths import runtime_dir
 from leger_plugin_envfile.envformat import ensure_private_dir, render, write_private
+
+# typing costs milliseconds at every container start; annotations only need it for mypy.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SERVICE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}")
 

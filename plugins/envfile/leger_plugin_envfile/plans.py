@@ -23,7 +23,11 @@ import json
 import os
 import sys
 from collections.abc import Iterable
-from typing import Any
+
+# typing costs milliseconds at every container start; annotations only need it for mypy.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION = 1
 # What chooses the files an answer comes from (plugins, config path, account file). Where

@@ -7,7 +7,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+
+# typing costs milliseconds at every container start; annotations only need it for mypy.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CLIENT_KEYS = ("legerd.socket", "legerd.url", "legerd.token_file")
 ENV_KEYS = ("LEGER_LOAD_PLUGINS", "LEGER_CONFIG", "XDG_CONFIG_HOME", "HOME")
