@@ -49,16 +49,19 @@ class Call:
     def __init__(self, daemon: Daemon, principal: Principal, body: dict[str, Any]) -> None:
         self.daemon = daemon
         self.principal = principal
-        self.body = body
+        # Go's encoding/json (setec's server) matches field names case-insensitively.
+        self.body = {key.lower(): value for key, value in body.items()}
 
     def name(self) -> str:
-        return check_name(self.body.get("Name"))
+        return check_name(self.body.get("name"))
 
     def version(self, *, allow_zero: bool = True) -> int:
-        return check_version(self.body.get("Version", 0), allow_zero=allow_zero)
+        return check_version(self.body.get("version", 0), allow_zero=allow_zero)
 
     def value(self) -> bytes:
-        raw = self.body.get("Value")
+        raw = self.body.get("value")
+        if raw is None:
+            return b""  # a Go client's empty []byte is sent as null
         if not isinstance(raw, str):
             raise BadRequest("Value must be base64 text")
         try:
@@ -103,7 +106,7 @@ def _info_doc(name: str, store: SecretStore) -> dict[str, Any]:
 
 async def api_get(call: Call) -> Response:
     name, version = call.name(), call.version()
-    update_if_changed = call.body.get("UpdateIfChanged", False)
+    update_if_changed = call.body.get("updateifchanged", False)
     if not isinstance(update_if_changed, bool):
         raise BadRequest("UpdateIfChanged must be true or false")
     await call.authorize("get", name, version)
@@ -177,7 +180,29 @@ async def identify(daemon: Daemon, request: Request) -> Principal:
     return ANONYMOUS
 
 
-def endpoint(daemon: Daemon, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+async def read_json(request: Request) -> dict[str, Any] | None:
+    """The body as a JSON object, or None; never holds more than MAX_BODY bytes in memory."""
+    size = request.headers.get("content-length")
+    if size is not None and size.isdigit() and int(size) <= MAX_BODY:
+        body = await request.body()
+    else:
+        chunks, total = [], 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > MAX_BODY:
+                return None
+            chunks.append(chunk)
+        body = b"".join(chunks)
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def endpoint(
+    daemon: Daemon, action: str, handler: Handler
+) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         if request.method != "POST":
             return PlainTextResponse("only POST requests allowed", 400)
@@ -186,16 +211,14 @@ def endpoint(daemon: Daemon, handler: Handler) -> Callable[[Request], Awaitable[
         if request.headers.get("sec-x-tailscale-no-browsers") != "setec":
             return PlainTextResponse("access denied", 403)
         principal = await identify(daemon, request)
+        doc = await read_json(request)
         if principal is ANONYMOUS:
+            # Refused, but on the record: who tried what is what an audit log is for.
+            name = doc.get("Name") if doc else None
+            secret = name if isinstance(name, str) and len(name) <= 256 else None
+            await daemon.audit.record(principal.label, action, secret, None, False)
             return PlainTextResponse("access denied: unauthenticated caller", 403)
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return PlainTextResponse("bad request: body too large", 400)
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return PlainTextResponse("bad request", 400)
-        if not isinstance(doc, dict):
+        if doc is None:
             return PlainTextResponse("bad request", 400)
         try:
             result: Response = await handler(Call(daemon, principal, doc))
@@ -227,6 +250,7 @@ def create_app(daemon: Daemon) -> Starlette:
     }
     any_method = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     routes = [Route("/health", health, methods=["GET"])] + [
-        Route(path, endpoint(daemon, handler), methods=any_method) for path, handler in api.items()
+        Route(path, endpoint(daemon, path.removeprefix("/api/"), handler), methods=any_method)
+        for path, handler in api.items()
     ]
     return Starlette(routes=routes)

@@ -296,3 +296,11 @@ def test_tailscale_user_and_tag_from_whois(legerd_factory, tmp_path, whois_serve
     log = (daemon.state_dir / "audit.log").read_text()
     assert '"principal":"tailscale:alice@example.com"' in log
     assert '"principal":"tag:prod"' in log
+
+
+def test_unauthenticated_tcp_caller_is_audited(token_setup) -> None:
+    daemon, _token, port = token_setup
+    assert Api(("127.0.0.1", port)).get("private/db").status == 403
+    last = json.loads((daemon.state_dir / "audit.log").read_text().splitlines()[-1])
+    assert last["principal"] == "anonymous" and last["action"] == "get"
+    assert last["secret"] == "private/db" and last["authorized"] is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 
 import pytest
 
@@ -272,3 +273,34 @@ def test_setec_values_survive_a_restart(legerd_daemon, api: Api) -> None:
     legerd_daemon.restart()
     assert value_of(api.get("k")) == b"v1"
     assert api.put("k", "v3").json() == 3  # the deleted number stays used after a restart
+
+
+# --- what a Go setec client may send --------------------------------------------------------------
+
+
+def test_field_names_match_case_insensitively_like_go(api: Api) -> None:
+    assert api.call("put", {"name": "k", "value": b64("v")}).json() == 1
+    assert value_of(api.call("get", {"NAME": "k", "version": 0})) == b"v"
+
+
+def test_null_value_is_an_empty_value_like_go_nil_bytes(api: Api) -> None:
+    assert api.call("put", {"Name": "empty", "Value": None}).json() == 1
+    assert value_of(api.get("empty")) == b""
+
+
+def test_unknown_fields_are_ignored(api: Api) -> None:
+    assert api.call("put", {"Name": "k", "Value": b64("v"), "Extra": 1}).status == 200
+
+
+def test_value_over_one_mib_is_400_and_stores_nothing(api: Api) -> None:
+    assert api.put("big", b"x" * ((1 << 20) + 1)).status == 400
+    assert api.put("max", b"x" * (1 << 20)).status == 200
+    assert [i["Name"] for i in api.call("list", {}).json()] == ["max"]
+
+
+def test_oversized_body_is_refused_without_reading_it_all(legerd_daemon, api: Api) -> None:
+    body = b'{"Name":"k","Value":"' + b"A" * (3 << 20) + b'"}'
+    # legerd may answer 400 and close before the client has finished sending.
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        assert http(legerd_daemon.socket, "/api/put", body).status == 400
+    assert api.call("list", {}).body == b"null"

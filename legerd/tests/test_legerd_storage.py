@@ -4,6 +4,7 @@ rotatable, and no value anywhere on disk or in output."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import subprocess
@@ -237,3 +238,23 @@ def test_state_error_messages_name_the_file(tmp_path) -> None:
     (state / "keys/data.key").write_text("{}")
     with pytest.raises(StateError, match=r"data\.key"):
         SecretStore.open(state)
+
+
+def test_rotate_key_while_running_keeps_serving_and_writing(legerd_daemon) -> None:
+    client = legerd_daemon.client()
+    client.put("k", SecretValue("before"))
+    result = legerd("rotate-key", "--state-dir", str(legerd_daemon.state_dir))
+    assert result.returncode == 0, result.stderr
+    client.put("k2", SecretValue("after"))
+    legerd_daemon.restart()
+    client = legerd_daemon.client()
+    assert client.get("k").reveal() == b"before"
+    assert client.get("k2").reveal() == b"after"
+
+
+def test_status_json(legerd_daemon) -> None:
+    out = legerd("status", "--json", "--socket", str(legerd_daemon.socket),
+                 "--state-dir", str(legerd_daemon.state_dir))  # fmt: skip
+    doc = json.loads(out.stdout)
+    assert doc["running"] is True and doc["secrets_count"] == 0 and doc["initialised"] is True
+    assert len(doc["key"]) == 16
