@@ -2,17 +2,22 @@
 lookup`` (podman's shell driver, a ``leger:NAME`` reference) run as whole processes, beside
 ``python -c pass`` from the same venv, against a real legerd on a Unix socket.
 
-    .venv/bin/python -m bench.bench_start [--rounds 60] [--seconds 45]
+    .venv/bin/python -m bench.bench_start [--rounds 60] [--seconds 30] [--no-containers]
 
 The three commands run pairwise interleaved — one of each per round, in a rotating order — so a
 busier moment of the machine hits all of them alike. Goal: each ≤ 1.5× the bare interpreter.
+
+Then, when podman works here, whole container starts (busybox, runc) with 3 secrets delivered by
+each strategy beside a start with none, interleaved the same way (see docs/strategies.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -23,20 +28,35 @@ from pathlib import Path
 GOAL = 1.5
 BIN = Path(sys.executable).parent
 SECRET_ID = "0123456789abcdef012345678"
+TOKEN = "legerd_bench-start-token-0123456789"  # a throwaway legerd's, for the init script
 # The plugins a container start needs. The fast path of `secrets fetch` caches a service's plan
 # only when every `leger_service_secrets` provider declares the files its answer depends on;
 # a provider that does not (yet) sends every fetch through the full CLI.
 PLUGINS = "envfile,setec,podman"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def cleanup(env: dict[str, str]) -> None:
     shutil.rmtree(env["XDG_RUNTIME_DIR"], ignore_errors=True)
 
 
-def start_legerd(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_legerd(tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     sock = tmp / "legerd.sock"
     proc = subprocess.Popen(
-        [str(BIN / "legerd"), "serve", "--state-dir", str(tmp / "state"), "--socket", str(sock)],
+        [
+            str(BIN / "legerd"),
+            "serve",
+            "--state-dir",
+            str(tmp / "state"),
+            "--socket",
+            str(sock),
+            *extra,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -97,14 +117,104 @@ def timed(args: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+# --- whole container starts ---------------------------------------------------------------
+
+NAMES = {
+    "OPENAI_API_KEY": "leger/bench/openai_api_key",
+    "GROQ_API_KEY": "leger/bench/groq_api_key",
+    "ANTHROPIC_API_KEY": "team/anthropic",
+}
+
+
+def container_rounds(
+    tmp: Path, env: dict[str, str], legerd_addr: str, token: str, rounds: int = 8
+) -> dict[str, list[float]]:
+    from leger_plugin_initscript.render import SCRIPT_PATH_IN_CONTAINER, render_script
+    from leger_plugin_podman.injectors import driver_options
+    from leger_plugin_podman.podmanenv import PodmanEnv, busybox_path, podman_missing
+
+    missing = podman_missing()
+    if missing:
+        print(f"(container starts not measured: {missing})")
+        return {}
+    (tmp / "podman").mkdir()
+    podman = PodmanEnv(tmp / "podman")
+    podman.import_image(busybox_path() or "/bin/busybox")
+    penv = {**env, **{k: podman.env[k] for k in ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF")}}
+    image = podman.image
+    opts = ",".join(f"{op}={cmd}" for op, cmd in driver_options(env).items())
+    file_args: list[str] = []
+    driver_args: list[str] = []
+    for env_name, secret in NAMES.items():
+        fname, dname = f"bench_file_{env_name.lower()}", f"bench_drv_{env_name.lower()}"
+        podman.run(["secret", "create", fname, "-"], input=b"bench-value", env=penv)
+        podman.run(
+            ["secret", "create", "--driver", "shell", "--driver-opts", opts, dname, "-"],
+            input=f"leger:{secret}".encode(),
+            env=penv,
+        )
+        file_args += ["--secret", f"{fname},type=env,target={env_name}"]
+        driver_args += ["--secret", f"{dname},type=env,target={env_name}"]
+    script = tmp / "init.sh"
+    script.write_text(render_script("openwebui", list(NAMES.items())))
+    script.chmod(0o755)
+    token_file = tmp / "token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    env_file = Path(env["XDG_RUNTIME_DIR"]) / "leger" / "openwebui.env"
+    run = ["podman", "run", "--rm", "--network=host"]
+    variants: dict[str, list[list[str]]] = {
+        "no secrets": [[*run, image, "true"]],
+        "envfile (`leger secrets fetch` + `--env-file`)": [
+            [str(BIN / "leger"), "secrets", "fetch", "openwebui"],
+            [*run, "--env-file", str(env_file), image, "true"],
+        ],
+        "podman (file driver)": [[*run, *file_args, image, "true"]],
+        "driver (3 × `leger driver lookup`)": [[*run, *driver_args, image, "true"]],
+        "initscript (3 requests from the container)": [
+            [*run, "-v", f"{script}:{SCRIPT_PATH_IN_CONTAINER}:ro",
+             "-v", f"{token_file}:/run/secrets/leger_token:ro",
+             "-e", f"LEGERD_ADDR={legerd_addr}", "--entrypoint", SCRIPT_PATH_IN_CONTAINER,
+             image, "true"],
+        ],
+    }  # fmt: skip
+    names = list(variants)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    try:
+        for i in range(rounds):
+            k = i % len(names)
+            for name in names[k:] + names[:k]:
+                start = time.perf_counter()
+                for cmd in variants[name]:
+                    proc = subprocess.run(cmd, env=penv, capture_output=True)
+                    if proc.returncode != 0:
+                        raise SystemExit(f"{name}: {proc.stderr.decode(errors='replace')}")
+                times[name].append(time.perf_counter() - start)
+    finally:
+        subprocess.run(["podman", "rm", "-af"], env=penv, capture_output=True)
+        for n in list(os.listdir(env["XDG_RUNTIME_DIR"])):
+            if n == "leger":
+                subprocess.run(["rm", "-rf", os.path.join(env["XDG_RUNTIME_DIR"], n)])
+        podman.close()
+    return times
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=60)
-    parser.add_argument("--seconds", type=float, default=45.0, help="stop early after this")
+    parser.add_argument("--seconds", type=float, default=30.0, help="stop early after this")
+    parser.add_argument("--no-containers", action="store_true", help="skip the podman part")
     opts = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="leger-bench-start-"))
-    legerd, sock = start_legerd(tmp)
+    port = free_port()
+    rules = tmp / "access.toml"
+    rules.write_text(
+        '[[allow]]\nprincipals = ["token:bench"]\nactions = ["get"]\nsecrets = ["*"]\n'
+        f'[tokens]\nbench = "sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}"\n'
+    )
+    legerd, sock = start_legerd(tmp, "--listen", f"127.0.0.1:{port}", "--rules", str(rules))
+    containers: dict[str, list[float]] = {}
     env: dict[str, str] = {}
     try:
         env = prepare(tmp, sock)
@@ -123,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                 times[name].append(timed(commands[name], env))
             if time.monotonic() > deadline:
                 break
+        if not opts.no_containers:
+            containers = container_rounds(tmp, env, f"127.0.0.1:{port}", TOKEN)
     finally:
         legerd.terminate()
         legerd.wait(timeout=10)
@@ -156,7 +268,23 @@ def main(argv: list[str] | None = None) -> int:
         )
     print()
     print("goal met" if ok else f"goal NOT met (each ≤ {GOAL}x python -c pass)")
+    if containers:
+        print_containers(containers)
     return 0
+
+
+def print_containers(times: dict[str, list[float]]) -> None:
+    names = list(times)
+    base = statistics.median(times[names[0]])
+    print()
+    print(f"Whole container starts, {len(times[names[0]])} interleaved rounds, 3 secrets each")
+    print()
+    print("| strategy | median ms | more than no secrets |")
+    print("|---|---:|---:|")
+    for name in names:
+        median = statistics.median(times[name])
+        extra = "" if name == names[0] else f"+{(median - base) * 1000:.0f} ms"
+        print(f"| {name} | {median * 1000:.0f} | {extra} |")
 
 
 if __name__ == "__main__":
