@@ -28,6 +28,7 @@ class AuditLog:
         self._cond = threading.Condition()
         self._queue: list[tuple[bytes, Waiter]] = []
         self._closed = False
+        self._io = threading.Lock()  # held by the writer around write + sync of one batch
         self._thread = threading.Thread(target=self._run, name="legerd-audit", daemon=True)
         self._thread.start()
 
@@ -77,7 +78,8 @@ class AuditLog:
                 batch, self._queue = self._queue, []
             error: OSError | None = None
             try:
-                self._write(b"".join(line for line, _ in batch))
+                with self._io:
+                    self._write(b"".join(line for line, _ in batch))
             except OSError as exc:
                 error = exc
             by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
@@ -94,6 +96,14 @@ class AuditLog:
             n = os.write(self._fd, view)
             view = view[n:]
         os.fdatasync(self._fd)
+
+    def reopen(self) -> None:
+        """Open ``audit.log`` again (after logrotate moved it); lines already queued go to
+        whichever file is open when their batch is written, and every batch is synced."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with self._io:  # waits for a batch being written + synced to the old file
+            old, self._fd = self._fd, fd
+        os.close(old)
 
     def close(self) -> None:
         with self._cond:

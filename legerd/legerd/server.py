@@ -127,9 +127,14 @@ def load_rules(opts: ServeOptions) -> AccessRules:
 
 
 def reload_on_hup(daemon: Daemon, opts: ServeOptions) -> None:
-    """SIGHUP re-reads the access rules and tokens; a broken file keeps the old ones."""
+    """SIGHUP re-reads the access rules and tokens (a broken file keeps the old ones) and
+    reopens audit.log (for logrotate)."""
 
     def reload(signum: int, frame: object) -> None:
+        try:
+            daemon.audit.reopen()
+        except OSError as exc:
+            print(f"legerd: could not reopen the audit log: {exc}", file=sys.stderr, flush=True)
         try:
             daemon.rules = load_rules(opts)
         except StateError as exc:

@@ -258,3 +258,22 @@ def test_status_json(legerd_daemon) -> None:
     doc = json.loads(out.stdout)
     assert doc["running"] is True and doc["secrets_count"] == 0 and doc["initialised"] is True
     assert len(doc["key"]) == 16
+
+
+def test_sighup_reopens_the_audit_log_for_logrotate(legerd_daemon) -> None:
+    import signal
+    import time
+
+    client = legerd_daemon.client()
+    client.put("k", SecretValue("v"))
+    audit = legerd_daemon.state_dir / "audit.log"
+    rotated = audit.with_name("audit.log.1")
+    audit.rename(rotated)
+    os.kill(legerd_daemon.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while not audit.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    client.get("k")
+    assert '"action":"put"' in rotated.read_text()
+    assert '"action":"get"' in audit.read_text()
+    assert stat.S_IMODE(audit.stat().st_mode) == 0o600
