@@ -186,6 +186,11 @@ def serve(opts: ServeOptions) -> None:
         file=sys.stderr,
         flush=True,
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
+    # handler that was there before it; make that a no-op so the cleanup below runs and a
+    # stop requested by systemd ends with exit code 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: None)
     try:
         uvicorn.Server(config).run(sockets=sockets)
     finally:

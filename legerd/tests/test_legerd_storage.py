@@ -277,3 +277,11 @@ def test_sighup_reopens_the_audit_log_for_logrotate(legerd_daemon) -> None:
     assert '"action":"put"' in rotated.read_text()
     assert '"action":"get"' in audit.read_text()
     assert stat.S_IMODE(audit.stat().st_mode) == 0o600
+
+
+def test_sigterm_is_a_clean_stop(legerd_daemon) -> None:
+    legerd_daemon.client().put("k", SecretValue("v"))
+    assert legerd_daemon.stop() == 0
+    assert not legerd_daemon.socket.exists()
+    legerd_daemon.start()
+    assert legerd_daemon.client().get("k").reveal() == b"v"
