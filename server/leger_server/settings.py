@@ -213,6 +213,7 @@ _ENV_OVERRIDES: list[tuple[str, str, Any]] = [
     ("LEGER_SERVER_AUTH_RATE_WINDOW", "auth_rate_window", float),
     ("LEGER_SERVER_MAX_BUNDLE_BYTES", "max_bundle_bytes", int),
     ("LEGER_SERVER_MAX_BUNDLE_FILES", "max_bundle_files", int),
+    ("LEGER_SERVER_MAX_BUNDLE_UNPACKED", "max_bundle_unpacked", int),
 ]
 
 

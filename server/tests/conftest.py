@@ -243,6 +243,7 @@ def storage(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 LIMITS = {
+    "LEGER_SERVER_MAX_BUNDLE_UNPACKED": str(4 * 1024 * 1024),
     "LEGER_SERVER_MAX_BUNDLE_BYTES": str(2 * 1024 * 1024),
     "LEGER_SERVER_MAX_BUNDLE_FILES": "20",
 }
