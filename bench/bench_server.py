@@ -1,7 +1,7 @@
 """leger-server: RSS growth of the server process while a 50 MB bundle is uploaded (streamed
 to a staging file, checked member by member, stored) and downloaded again.
 
-    .venv/bin/python -m bench.bench_server [--mb 50] [--rounds 2]
+    .venv/bin/python -m bench.bench_server [--mb 50] [--rounds 2] [--database URL] [--blobs URL]
 
 Goal: the upload grows the server's RSS by at most 20 MB — the body is never held whole.
 RSS is sampled from /proc/<pid>/status every 10 ms during each transfer.
@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--database", help="a database URL (default: SQLite in a temp dir)")
+    parser.add_argument("--blobs", help="a blobs URL, e.g. s3://bucket?endpoint=…&create=1")
     args = parser.parse_args(argv)
 
     import httpx
@@ -103,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-server-"))
     server = RunningServer(
-        tmp / "data", env={"LEGER_SERVER_MAX_BUNDLE_BYTES": str((args.mb + 20) * 1024 * 1024)}
+        tmp / "data",
+        database=args.database,
+        blobs=args.blobs,
+        env={"LEGER_SERVER_MAX_BUNDLE_BYTES": str((args.mb + 20) * 1024 * 1024)},
     )
     rows: list[tuple[str, float, float, float, float]] = []
     ok = True
@@ -162,9 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
+    where = f"{args.database or 'SQLite'} + {(args.blobs or 'a local dir').split('?')[0]}"
     print(
-        f"leger-server bundle transfer, {args.mb} MB of random data (goal: upload RSS growth "
-        f"<= {GOAL_UPLOAD_MB:.0f} MB)"
+        f"leger-server bundle transfer, {args.mb} MB of random data, {where} "
+        f"(goal: upload RSS growth <= {GOAL_UPLOAD_MB:.0f} MB)"
     )
     print(
         f"{'transfer':<14}{'MB':>8}{'seconds':>10}{'MB/s':>9}{'RSS before':>12}{'RSS growth':>12}"
