@@ -1,4 +1,4 @@
-"""SIGKILL at random moments during concurrent writes: every acknowledged version survives."""
+"""SIGKILL at random moments during concurrent writes: every acknowledged write survives."""
 
 from __future__ import annotations
 
@@ -8,14 +8,22 @@ import time
 
 import pytest
 
-from leger_core.errors import LegerError
+from leger_core.errors import LegerError, NotFoundError
 from leger_core.models import SecretValue
 
 ROUNDS = 25
 WRITERS = 4
 
 
-def writer(daemon, worker: int, round_no: int, acked: list, stop: threading.Event) -> None:
+class Acked:
+    """What legerd acknowledged before it was killed."""
+
+    def __init__(self) -> None:
+        self.versions: list[tuple[str, int, bytes]] = []
+        self.deleted: list[tuple[str, int]] = []
+
+
+def writer(daemon, worker: int, round_no: int, acked: Acked, stop: threading.Event) -> None:
     client = daemon.client(timeout=5.0)
     n = 0
     try:
@@ -24,9 +32,15 @@ def writer(daemon, worker: int, round_no: int, acked: list, stop: threading.Even
             value = f"r{round_no}-w{worker}-n{n}".encode()
             try:
                 version = client.put(name, SecretValue(value))
+                acked.versions.append((name, version, value))
+                if worker == 0 and version > 1:
+                    # Also delete what was just written (never the active version 1). Once the
+                    # delete is sent, the version's fate is unknown until it is acknowledged.
+                    acked.versions.remove((name, version, value))
+                    client.delete_version(name, version)
+                    acked.deleted.append((name, version))
             except LegerError:
                 return  # legerd died under us: this write was never acknowledged
-            acked.append((name, version, value))
             n += 1
     finally:
         client.close()
@@ -36,7 +50,7 @@ def writer(daemon, worker: int, round_no: int, acked: list, stop: threading.Even
 @pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_acknowledged_writes_survive_sigkill(legerd_daemon) -> None:
     rng = random.Random(20261123)
-    acked: list[tuple[str, int, bytes]] = []
+    acked = Acked()
     started = time.monotonic()
     for round_no in range(ROUNDS):
         stop = threading.Event()
@@ -53,11 +67,15 @@ def test_acknowledged_writes_survive_sigkill(legerd_daemon) -> None:
             t.join(10)
         legerd_daemon.start()  # the database opens (or this raises with legerd's output)
         client = legerd_daemon.client()
-        for name, version, value in acked:
+        for name, version, value in acked.versions:
             assert client.get(name, version).reveal() == value, (round_no, name, version)
+        for name, version in acked.deleted:
+            with pytest.raises(NotFoundError):
+                client.get(name, version)
         client.close()
         if time.monotonic() - started > 30:  # bounded on a busy machine
             break
-    assert len(acked) > 100, "the test did not write enough to mean anything"
+    assert len(acked.versions) > 100, "the test did not write enough to mean anything"
+    assert acked.deleted, "no deletion was acknowledged"
     leftovers = list(legerd_daemon.state_dir.glob(".secrets.db.*.tmp"))
     assert not leftovers, "stale temp files of killed writes are cleaned at start"
