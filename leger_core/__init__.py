@@ -6,9 +6,10 @@ start); ``hookimpl`` loads pluggy only when a plugin asks for it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this package is
+if TYPE_CHECKING:  # imported on every container start (see leger_core.fastpath)
+    from typing import Any
 
-if TYPE_CHECKING:
     import pluggy
 
     hookimpl: pluggy.HookimplMarker

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: on the container-start path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def state_dir() -> Path:

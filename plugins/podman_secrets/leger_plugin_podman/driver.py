@@ -17,7 +17,7 @@ import os
 import re
 
 from leger_core.errors import InvalidInputError, NotFoundError, UsageError
-from leger_core.models import SecretValue
+from leger_core.values import SecretValue
 
 # typing costs milliseconds at every container start; annotations only need it for mypy.
 TYPE_CHECKING = False

@@ -8,10 +8,13 @@ server answers 304 without sending the value again.
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from leger_core.models import SecretInfo, SecretValue
+from leger_core.values import SecretInfo, SecretValue
 from leger_plugin_setec.client import SetecClient, legerd_address
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: on the container-start path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class SetecBackend:

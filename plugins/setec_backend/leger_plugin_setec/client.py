@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import socket
-from typing import TYPE_CHECKING, Any
 
 from leger_core.errors import (
     ConflictError,
@@ -22,9 +21,12 @@ from leger_core.errors import (
     NotFoundError,
     UnavailableError,
 )
-from leger_core.models import SecretInfo, SecretValue
+from leger_core.values import SecretInfo, SecretValue
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
+    from typing import Any
+
     from leger_core.config import Config
 
 _MAX_RESPONSE = 8 << 20

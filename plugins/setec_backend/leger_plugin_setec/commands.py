@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 from typing import Any
 
 import click
@@ -36,7 +35,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     """Every secret you may see: name, versions, active version. Never values."""
     infos = _client(ctx).list()
     if as_json:
-        click.echo(json.dumps([asdict(i) for i in infos], indent=2))
+        click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
         return
     if not infos:
         click.echo("no secrets")
@@ -55,7 +54,7 @@ def info(ctx: click.Context, name: str, as_json: bool) -> None:
     """A secret's versions and which one is active."""
     i = _client(ctx).info(name)
     if as_json:
-        click.echo(json.dumps(asdict(i), indent=2))
+        click.echo(json.dumps(i.as_dict(), indent=2))
     else:
         versions = ",".join(str(v) for v in i.versions)
         click.echo(f"{i.name}: active {i.active_version}, versions {versions}")
