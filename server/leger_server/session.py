@@ -3,6 +3,11 @@
 A session is a JWT from ``POST /api/auth/cli``, sent as ``Authorization: Bearer <jwt>`` or,
 for browser pages, in the ``leger_session`` cookie. :func:`current_user` returns the user it
 belongs to or raises 401; route modules call it first and use only that user's ``user_uuid``.
+
+The cookie is sent by the browser on its own, so a page on another site could make it carry a
+write. The web UI's own posts are guarded by a CSRF token (:mod:`leger_server.web.csrf`); the
+JSON API has none, so there the cookie only reads (GET/HEAD, e.g. the bundle download link) and
+writes need the bearer header, which no other site can make a browser send.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from leger_server.errors import Unauthorized
+from leger_server.errors import Forbidden, Unauthorized
 from leger_server.services import services
 
 SESSION_COOKIE = "leger_session"
+API_PREFIX = "/api/"
+COOKIE_METHODS = frozenset({"GET", "HEAD"})
 
 
 def request_token(request: Request) -> str | None:
@@ -28,8 +35,23 @@ def request_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
+def _refuse_cookie_write(request: Request) -> None:
+    """403 for a JSON API write authenticated by the cookie alone (see the module docstring)."""
+    if request.method in COOKIE_METHODS or not request.scope["path"].startswith(API_PREFIX):
+        return
+    if request.headers.get("authorization") or not request.cookies.get(SESSION_COOKIE):
+        return
+    raise Forbidden(
+        "the session cookie only reads the API; writes need Authorization: Bearer <token>",
+        code="cookie_write_refused",
+        action="use the web UI's pages, or send the token from: leger auth login",
+    )
+
+
 async def current_user(request: Request) -> dict[str, Any]:
-    """The logged-in user of this request (the API's ``user`` object), or 401."""
+    """The logged-in user of this request (the API's ``user`` object), 401 without one, 403
+    for a cookie-only write to the JSON API."""
+    _refuse_cookie_write(request)
     cached = request.scope.get("leger.user")
     if cached is not None:
         return dict(cached)
