@@ -1,8 +1,10 @@
 """Session tokens: JWT, HS256 only (the algorithm is pinned, never read from the token), ``exp``
-required, 30 days by default."""
+required, 30 days by default. Each token carries a random ``jti``, so two logins within the same
+second still get different tokens (and different CSRF tokens, which derive from the session)."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,7 @@ class TokenService:
             "tailnet": tailnet,
             "iat": now,
             "exp": now + self.lifetime,
+            "jti": secrets.token_urlsafe(16),
         }
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 

@@ -180,3 +180,31 @@ def test_unexpected_errors_are_a_500_envelope_without_details(app_settings, capl
         "error": {"code": "internal_error", "message": "internal server error"},
     }
     assert "sk-value" not in caplog.text and "RuntimeError" in caplog.text
+
+
+def test_two_tokens_issued_in_the_same_second_differ_and_both_validate(
+    client: TestClient, app_settings: Settings, login, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leger_server import tokens as tokens_module
+    from leger_server.tokens import TokenService
+
+    second_start = float(int(time.time()) - 60)  # one fixed second, a minute ago
+    monkeypatch.setattr(tokens_module.time, "time", lambda: second_start + 0.25)
+    service = TokenService(app_settings.keys.jwt_secret)
+    claims = {"user_uuid": "uu", "tailscale_user_id": "u", "email": "u@x", "tailnet": "t"}
+    first, second = service.issue(**claims), service.issue(**claims)
+    assert first != second
+    decoded = [
+        jwt.decode(t, app_settings.keys.jwt_secret, algorithms=["HS256"]) for t in (first, second)
+    ]
+    assert decoded[0]["jti"] != decoded[1]["jti"]
+    for token, payload in zip((first, second), decoded, strict=True):
+        assert jwt.get_unverified_header(token)["alg"] == "HS256"
+        assert payload["exp"] - payload["iat"] == 30 * 86400
+        assert service.verify(token).user_uuid == "uu"
+    monkeypatch.undo()
+    # Through the API: two logins in a row, two sessions that both work.
+    tokens = [login(client), login(client)]
+    assert tokens[0] != tokens[1]
+    for token in tokens:
+        assert client.get("/api/me", headers=bearer(token)).status_code == 200
