@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
 
-FastMain = Callable[[list[str]], "int | None"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    FastMain = Callable[[list[str]], int | None]
 
 
 def cache_file() -> str:
