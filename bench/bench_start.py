@@ -32,7 +32,6 @@ TOKEN = "legerd_bench-start-token-0123456789"  # a throwaway legerd's, for the i
 # The plugins a container start needs. The fast path of `secrets fetch` caches a service's plan
 # only when every `leger_service_secrets` provider declares the files its answer depends on;
 # a provider that does not (yet) sends every fetch through the full CLI.
-PLUGINS = "envfile,setec,podman"
 
 
 def free_port() -> int:
@@ -96,9 +95,9 @@ def prepare(tmp: Path, sock: str) -> dict[str, str]:
         "LEGER_CONFIG": str(config),
         "LEGERD_SOCKET": sock,
         "SECRET_ID": SECRET_ID,
-        "LEGER_LOAD_PLUGINS": PLUGINS,
     }
-    for key in ("LEGER_NO_FAST", "LEGER_TRACE_PLUGINS"):
+    # Every installed plugin loads, as for a user: the fast path must hold up with all of them.
+    for key in ("LEGER_NO_FAST", "LEGER_TRACE_PLUGINS", "LEGER_LOAD_PLUGINS"):
         env.pop(key, None)
     leger = str(BIN / "leger")
     subprocess.run([leger, "driver", "store"], input=b"leger:team/anthropic", env=env, check=True)
