@@ -1,4 +1,6 @@
-"""Write docs/cli.md from the CLI's own --help (run `./dev docs`; tests/test_docs.py checks it).
+"""Write docs/cli.md from the --help of leger, legerd and leger-server.
+
+Run `./dev docs`; tests/test_docs.py checks the file is current.
 
 Generated with the first-party plugins only, so what else is installed does not leak in.
 """
@@ -15,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRST_PARTY = "setec,podman,envfile,initscript,cloud,deploy"
 HEADER = """# CLI reference
 
-<!-- Generated from `leger --help` by scripts/gen_cli_docs.py (`./dev docs`). Do not edit. -->
+<!-- Generated from --help by scripts/gen_cli_docs.py (`./dev docs`). Do not edit. -->
 
 """
 
@@ -46,8 +48,13 @@ def render() -> str:
             del os.environ["LEGER_LOAD_PLUGINS"]
         else:
             os.environ["LEGER_LOAD_PLUGINS"] = previous
+    from leger_server.cli import main as server_cli
+    from legerd.cli import main as legerd_cli
+
     out: list[str] = []
     _walk(cli, ["leger"], out, None)
+    _walk(legerd_cli, ["legerd"], out, None)
+    _walk(server_cli, ["leger-server"], out, None)
     return HEADER + "\n".join(out)
 
 
