@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from leger_server import accesslog
 from leger_server.api import auth, health, releases, secrets
 from leger_server.db import migrate
 from leger_server.errors import ApiError
@@ -118,6 +119,7 @@ def api_routes() -> list[BaseRoute]:
 
 def create_app(settings: Settings, *, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     svc = Services.build(settings)
+    accesslog.install()  # query values (e.g. /auth?token=…) never reach the access log
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -86,6 +86,7 @@ def serve(
     """Run the API (and the web UI when installed) with uvicorn."""
     import uvicorn
 
+    from leger_server.accesslog import uvicorn_log_config
     from leger_server.app import create_app
     from leger_server.db import make_engine, migrate
 
@@ -121,11 +122,19 @@ def serve(
             host=host,
             port=port,
             log_level=log_level,
+            log_config=uvicorn_log_config(),
             server_header=False,
         )
         return
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=uvicorn_log_config(),
+        server_header=False,
+    )
 
 
 @main.command(name="migrate")

@@ -16,7 +16,6 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from leger_server.settings import Settings
-from leger_server.web import logredact
 from leger_server.web.pages_auth import routes as auth_pages
 from leger_server.web.pages_keys import routes as key_pages
 from leger_server.web.pages_releases import routes as release_pages
@@ -25,7 +24,6 @@ from leger_server.web.render import STATIC_DIR
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
-    logredact.install()
     return [
         *auth_pages,
         *key_pages,
