@@ -19,10 +19,11 @@ Standard library only (plus leger_core's cheap modules): this is read on every c
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterable
+
+from leger_core.fastpath import CachedConfig, file_stamp, read_cache, write_cache
 
 # typing costs milliseconds at every container start; annotations only need it for mypy.
 TYPE_CHECKING = False
@@ -43,31 +44,12 @@ CONFIG_PROVIDER = "leger.config_services"
 Plan = list[tuple[str, str]]  # (env var, secret name) pairs, in file order
 
 
-def cache_file() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "leger", "service-plans.json")
+CACHE = "service-plans.json"
 
 
 def cache_key() -> str:
     env = "|".join(f"{k}={os.environ.get(k, '')}" for k in ENV_KEYS)
     return f"v{VERSION}|{sys.prefix}|{os.getuid()}|{env}"
-
-
-def stamp(path: str) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-
-
-def _read() -> dict[str, Any]:
-    try:
-        with open(cache_file(), "rb") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _entry(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -78,24 +60,14 @@ def _entry(data: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(inputs, dict):
         return None
     for path, recorded in inputs.items():
-        if stamp(path) != recorded:
+        if file_stamp(path) != recorded:
             return None
     return entry
 
 
-class CachedConfig:
-    """The config values the setec client reads, as recorded by the full CLI."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-
 def lookup(service: str) -> tuple[Plan, CachedConfig] | None:
     """(plan, client config) for ``service`` if the cache holds a current answer, else None."""
-    entry = _entry(_read())
+    entry = _entry(read_cache(CACHE))
     if entry is None:
         return None
     plan = entry.get("services", {}).get(service)
@@ -107,8 +79,8 @@ def lookup(service: str) -> tuple[Plan, CachedConfig] | None:
 
 def record(service: str, plan: Plan, client: dict[str, Any], inputs: Iterable[str]) -> None:
     """Remember ``plan`` for ``service``. Never fails the command that calls it."""
-    stamps = {path: stamp(path) for path in inputs}
-    data = _read()
+    stamps = {path: file_stamp(path) for path in inputs}
+    data = read_cache(CACHE)
     key = cache_key()
     entry = data.pop(key, None)
     if (
@@ -119,15 +91,5 @@ def record(service: str, plan: Plan, client: dict[str, Any], inputs: Iterable[st
         entry = {"inputs": stamps, "client": client, "services": {}}
     entry["services"][service] = [list(item) for item in plan]
     data[key] = entry
-    while len(data) > MAX_ENTRIES:  # other environments (a shell, systemd, tests): keep a few
-        del data[next(iter(data))]
-    path = cache_file()
-    try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    # Other environments (a shell, systemd, tests) have entries too: keep a few.
+    write_cache(CACHE, data, keep=MAX_ENTRIES)
