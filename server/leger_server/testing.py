@@ -24,6 +24,7 @@ heavy is imported until a fixture is used.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import io
 import json
@@ -65,7 +66,12 @@ def make_bundle(
             "secrets_required": secrets_required or ["openai_api_key"],
         }
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    # gzip's header holds a timestamp: pin it so the same arguments give the same bytes even
+    # across a second boundary (tests compare a download with a freshly made bundle).
+    with (
+        gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w") as tar,
+    ):
         entries = {"manifest.json": json.dumps(manifest).encode(), **files}
         for path, data in entries.items():
             info = tarfile.TarInfo(path)
