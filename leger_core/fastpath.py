@@ -6,15 +6,16 @@ distribution) or click. Plugins declare such commands with ``leger_register_fast
 each normal run of ``leger`` caches that mapping here, keyed by interpreter prefix and
 ``LEGER_LOAD_PLUGINS``, and the next container start imports just the one function.
 
-This module imports only the standard library's cheapest parts: keep it that way.
+This module imports only the standard library's cheapest parts (``os``, ``sys`` and the C
+JSON scanner of :mod:`leger_core.lightjson`): keep it that way.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import sys
+
+from leger_core import lightjson
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def read_cache(name: str) -> dict[str, Any]:
     """A JSON cache file as a dict; missing, unreadable or malformed is an empty cache."""
     try:
         with open(cache_path(name), "rb") as fh:
-            data = json.load(fh)
+            data = lightjson.loads(fh.read())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -68,6 +69,8 @@ def write_cache(name: str, data: dict[str, Any], *, keep: int | None = None) -> 
     """Replace a JSON cache file atomically (0600 in a 0700 dir). With ``keep``, only the
     newest ``keep`` entries stay (insertion order). Never fails the command that calls it:
     a cache that cannot be written is only a slower next start."""
+    import json  # only the full CLI writes caches; the container-start path only reads them
+
     if keep is not None:
         while len(data) > keep:
             del data[next(iter(data))]
@@ -80,8 +83,10 @@ def write_cache(name: str, data: dict[str, Any], *, keep: int | None = None) -> 
             json.dump(data, fh, sort_keys=True)
         os.replace(tmp, path)
     except OSError:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 (contextlib costs ~3 ms a container start)
             os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def cache_key() -> str:

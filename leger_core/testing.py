@@ -215,3 +215,27 @@ def assert_private_file(path: Path) -> None:
     st = os.stat(path)
     assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
     assert st.st_uid == os.getuid()
+
+
+# Modules that cost milliseconds to import (most pull in ``re`` and ``enum``; a bare interpreter
+# starts in ~12 ms here): none of them may load on the container-start path of ``leger secrets
+# fetch`` or ``leger driver lookup``. See bench/bench_start.py for what that path costs.
+SLOW_IMPORTS = (
+    "click", "pluggy", "httpx", "podman", "importlib.metadata", "tomllib", "typing",
+    "dataclasses", "hmac", "re", "enum", "json", "socket", "base64", "contextlib", "pathlib",
+    "collections", "functools", "tempfile",
+)  # fmt: skip
+
+
+def slow_imports_probe(body: str) -> str:
+    """Python source that runs ``body`` and then prints, as its last line, ``slow imports:``
+    followed by the :data:`SLOW_IMPORTS` it loaded (nothing after the colon is the answer
+    wanted). What the interpreter had loaded before (``site``, a ``sitecustomize``) is not
+    counted: the bare interpreter's start pays for it too."""
+    return (
+        "import sys as _sys\n"
+        "_before = set(_sys.modules)\n"
+        f"{body}\n"
+        f"_slow = [m for m in {SLOW_IMPORTS!r} if m in _sys.modules and m not in _before]\n"
+        "print('slow imports:', *_slow)\n"
+    )

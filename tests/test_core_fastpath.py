@@ -8,6 +8,7 @@ import sys
 
 from leger_core import fastpath, hookimpl
 from leger_core.cli import fast_commands, main
+from leger_core.testing import slow_imports_probe
 
 
 def _cache(tmp_path, monkeypatch, mapping):
@@ -74,17 +75,15 @@ def test_fast_commands_are_collected_from_plugins(leger_pm, leger_register):
 
 
 def test_core_modules_on_the_container_start_path_import_nothing_heavy():
-    # What fast commands may use from the core; each of these imports costs milliseconds.
-    code = (
-        "import sys, leger_core.entry, leger_core.fastpath, leger_core.errors, "
-        "leger_core.values, leger_core.paths; "
-        "heavy = ('click', 'pluggy', 'tomllib', 'importlib.metadata', 'httpx', 'typing', "
-        "'dataclasses', 'hmac'); "
-        "print(','.join(m for m in heavy if m in sys.modules))"
+    # What fast commands may use from the core; each of SLOW_IMPORTS costs milliseconds.
+    code = slow_imports_probe(
+        "import leger_core.entry, leger_core.fastpath, leger_core.errors, leger_core.values, "
+        "leger_core.paths, leger_core.lightjson, leger_core.names\n"
+        "leger_core.lightjson.loads(leger_core.lightjson.dumps({'a': [1]}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ""
+    assert out.stdout == "slow imports:\n"
 
 
 def test_console_script_fast_path_imports_no_click_or_pluggy(tmp_path, run_leger):

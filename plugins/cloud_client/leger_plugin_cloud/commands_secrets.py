@@ -116,7 +116,8 @@ def sync_cmd(leger: Any, podman: bool, as_json: bool) -> None:
     from leger_core.errors import LegerError
     from leger_plugin_cloud.session import require_account
     from leger_plugin_cloud.sync import inject_podman, sync_secrets
-    from leger_plugin_setec.backend import SetecBackend, client_from_config
+    from leger_plugin_setec.backend import SetecBackend
+    from leger_plugin_setec.client import client_from_config
 
     account = require_account()
     with _client(leger) as cloud, client_from_config(leger.config) as setec:

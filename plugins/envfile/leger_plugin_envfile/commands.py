@@ -64,7 +64,7 @@ def fetch_command(leger: Leger, service: str, output: str | None) -> None:
     --env-file and systemd's EnvironmentFile=. Run by ExecStartPre= at every start; a value
     that cannot be written exactly (a newline, …), a missing secret or a legerd that is down
     is an error, and then no file is left."""
-    from leger_plugin_setec.backend import client_from_config
+    from leger_plugin_setec.client import client_from_config
 
     plan = resolve(leger, service)
     with client_from_config(leger.config) as client:

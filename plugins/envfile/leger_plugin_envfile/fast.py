@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int | None:
     if cached is None:
         return None
     plan, client_config = cached
-    from leger_plugin_setec.backend import client_from_config
+    from leger_plugin_setec.client import client_from_config
 
     try:
         with client_from_config(client_config) as client:

@@ -4,19 +4,19 @@ commands do, so they cannot drift apart. Cheap imports only."""
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Sequence
 
 from leger_core.errors import InvalidInputError, LegerError, NotFoundError
-from leger_core.paths import runtime_dir
+from leger_core.names import ALNUM, NameRule
+from leger_core.paths import runtime_path
 from leger_plugin_envfile.envformat import ensure_private_dir, render, write_private
 
 # typing costs milliseconds at every container start; annotations only need it for mypy.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
-SERVICE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}")
+SERVICE_NAME = NameRule(ALNUM + "_", ALNUM + "_.@-", 128)  # [A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}
 
 
 class Fetched:
@@ -41,7 +41,7 @@ def check_service(service: str) -> str:
 
 def env_file_path(service: str) -> str:
     """``$XDG_RUNTIME_DIR/leger/SERVICE.env`` (``/run/user/UID/leger/`` without it)."""
-    return os.path.join(str(runtime_dir()), f"{check_service(service)}.env")
+    return os.path.join(runtime_path(), f"{check_service(service)}.env")
 
 
 def fetch(

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
 
 from leger_core.fastpath import CachedConfig, file_stamp, read_cache, write_cache
 
 # typing costs milliseconds at every container start; annotations only need it for mypy.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
 VERSION = 1

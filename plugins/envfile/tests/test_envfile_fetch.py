@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from leger_core.testing import InjectorConformance
+from leger_core.testing import InjectorConformance, slow_imports_probe
 from leger_plugin_envfile.envformat import parse
 from leger_plugin_envfile.injector import EnvFileInjector
 
@@ -54,18 +54,15 @@ def test_second_fetch_takes_the_fast_path_and_writes_the_same(openwebui):
     assert first.returncode == 0, first.stderr
     content = openwebui.env_file("openwebui").read_bytes()
     openwebui.env_file("openwebui").unlink()
-    probe = (
-        "import sys\n"
-        "from leger_plugin_envfile.fast import main\n"
-        "code = main(['openwebui'])\n"
-        "heavy = [m for m in ('click', 'pluggy', 'httpx', 'importlib.metadata', 'tomllib')"
-        " if m in sys.modules]\n"
-        "print(code, heavy)\n"
+    probe = slow_imports_probe(
+        "from leger_plugin_envfile.fast import main\nprint('exit code', main(['openwebui']))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", probe], env=openwebui.env, capture_output=True, text=True
     )
-    assert proc.stdout.splitlines()[-1] == "0 []", proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[1:] == ["exit code 0", "slow imports:"], (
+        proc.stdout + proc.stderr
+    )
     assert openwebui.env_file("openwebui").read_bytes() == content
     full = openwebui.run("secrets", "fetch", "openwebui", env={"LEGER_NO_FAST": "1"})
     assert full.stdout == proc.stdout.splitlines()[0] + "\n"

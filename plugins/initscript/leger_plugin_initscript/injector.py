@@ -52,7 +52,7 @@ class InitScriptInjector:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from leger_plugin_setec.backend import client_from_config
+            from leger_plugin_setec.client import client_from_config
 
             self._client = client_from_config(self.leger.config if self.leger else None)
         return self._client

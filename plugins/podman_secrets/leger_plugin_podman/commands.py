@@ -29,7 +29,7 @@ def register(cli: click.Group) -> None:
 
 
 def _client(leger: Leger) -> SetecClient:
-    from leger_plugin_setec.backend import client_from_config
+    from leger_plugin_setec.client import client_from_config
 
     if not leger._config_path:
         settings_cache.record(str(config_path(None)), leger.config)

@@ -18,7 +18,7 @@ def main(argv: list[str]) -> int | None:
     cached = settings_cache.lookup()
     if cached is None:
         return None
-    from leger_plugin_setec.backend import client_from_config
+    from leger_plugin_setec.client import client_from_config
 
     try:
         sid = secret_id()

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from leger_core.models import SecretValue
+from leger_core.testing import slow_imports_probe
 
 SID = "0123456789abcdef012345678"
 
@@ -77,18 +78,14 @@ def test_lookup_fast_path_imports_nothing_heavy_and_matches_the_full_cli(leger_h
     env = {"SECRET_ID": SID}
     leger_home.run("driver", "store", env=env, input=b"value\n")
     assert leger_home.run("driver", "lookup", env=env).stdout == b"value\n"  # fills caches
-    probe = (
-        "import sys\n"
-        "from leger_plugin_podman.fast import main\n"
-        "code = main([])\n"
-        "heavy = [m for m in ('click', 'pluggy', 'podman', 'tomllib', 'importlib.metadata')"
-        " if m in sys.modules]\n"
-        "sys.stderr.write(f'{code} {heavy}')\n"
+    probe = slow_imports_probe(
+        "from leger_plugin_podman.fast import main\nprint('exit code', main([]))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", probe], env={**leger_home.env, **env}, capture_output=True
     )
-    assert proc.stderr == b"0 []" and proc.stdout == b"value\n"
+    # lookup's own output first (verbatim, no newline added), then the probe's lines.
+    assert proc.stdout == b"value\nexit code 0\nslow imports:\n", proc.stdout + proc.stderr
     full = leger_home.run("driver", "lookup", env={**env, "LEGER_NO_FAST": "1"})
     assert full.stdout == b"value\n"
 

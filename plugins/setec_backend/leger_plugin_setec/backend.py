@@ -7,10 +7,8 @@ server answers 304 without sending the value again.
 
 from __future__ import annotations
 
-import os
-
 from leger_core.values import SecretInfo, SecretValue
-from leger_plugin_setec.client import SetecClient, legerd_address
+from leger_plugin_setec.client import SetecClient, client_from_config
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: on the container-start path
 if TYPE_CHECKING:
@@ -59,24 +57,6 @@ class SetecBackend:
 
     def delete_version(self, name: str, version: int) -> None:
         self.client.delete_version(name, version)
-
-
-def client_from_config(config: Any) -> SetecClient:
-    """A client for the configured legerd; a bearer token comes from ``$LEGERD_TOKEN`` or the
-    file named by config ``legerd.token_file`` (never from the config file itself)."""
-    token = os.environ.get("LEGERD_TOKEN")
-    token_file = config.get("legerd.token_file") if config is not None else None
-    if not token and isinstance(token_file, str):
-        from leger_core.errors import ConfigError
-
-        try:
-            with open(os.path.expanduser(token_file)) as fh:
-                token = fh.read().strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read legerd.token_file {token_file}: {exc.strerror}"
-            ) from None
-    return SetecClient(legerd_address(config), token=token or None)
 
 
 def backend_factory(leger: Any) -> SetecBackend:

@@ -1,18 +1,26 @@
 """A client for legerd or any tailscale/setec server, on a Unix socket or an http(s) URL.
 
 This module runs on every container start (``leger secrets fetch``, ``leger driver lookup``),
-so it imports only the cheapest parts of the standard library plus leger_core's errors and
-models (themselves cheap). HTTP over the Unix socket is a few lines on a raw socket; http.client
-and ssl are imported only for URLs.
+so it imports only the standard library's C modules plus leger_core's errors and values
+(themselves cheap): ``_socket`` rather than ``socket`` (whose enums cost ~8 ms a start),
+``binascii`` rather than ``base64`` (which imports ``re``) and :mod:`leger_core.lightjson`
+rather than ``json``. HTTP over the Unix socket is a few lines on a raw socket; http.client and
+ssl are imported only for URLs.
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import binascii
 import os
-import socket
 
+try:  # the C type that socket.socket subclasses: everything a Unix-socket client needs
+    from _socket import AF_UNIX, SOCK_STREAM
+    from _socket import socket as _Socket
+except ImportError:  # pragma: no cover - Pythons without CPython's _socket
+    from socket import AF_UNIX, SOCK_STREAM
+    from socket import socket as _Socket  # type: ignore[assignment]
+
+from leger_core import lightjson
 from leger_core.errors import (
     ConflictError,
     DeniedError,
@@ -60,13 +68,31 @@ def legerd_address(config: Config | None = None) -> str:
     return default_socket()
 
 
+def client_from_config(config: Any) -> SetecClient:
+    """A client for the configured legerd; a bearer token comes from ``$LEGERD_TOKEN`` or the
+    file named by config ``legerd.token_file`` (never from the config file itself)."""
+    token = os.environ.get("LEGERD_TOKEN")
+    token_file = config.get("legerd.token_file") if config is not None else None
+    if not token and isinstance(token_file, str):
+        from leger_core.errors import ConfigError
+
+        try:
+            with open(os.path.expanduser(token_file)) as fh:
+                token = fh.read().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read legerd.token_file {token_file}: {exc.strerror}"
+            ) from None
+    return SetecClient(legerd_address(config), token=token or None)
+
+
 class _UnixHTTP:
     """HTTP/1.1 with keep-alive on a Unix socket: one request at a time."""
 
     def __init__(self, path: str, timeout: float) -> None:
         self.path = path
         self.timeout = timeout
-        self.sock: socket.socket | None = None
+        self.sock: _Socket | None = None
 
     def close(self) -> None:
         if self.sock is not None:
@@ -87,7 +113,7 @@ class _UnixHTTP:
 
     def _request(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         if self.sock is None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock = _Socket(AF_UNIX, SOCK_STREAM)
             sock.settimeout(self.timeout)
             try:
                 sock.connect(self.path)
@@ -259,7 +285,7 @@ class SetecClient:
             return None
         doc = self._json(data)
         try:
-            return SecretValue(base64.b64decode(doc["Value"])), int(doc["Version"])
+            return SecretValue(binascii.a2b_base64(doc["Value"])), int(doc["Version"])
         except (KeyError, TypeError, ValueError):
             raise LegerError(f"unexpected answer from {self.address} to /api/get") from None
 
@@ -296,7 +322,7 @@ class SetecClient:
 
     @staticmethod
     def _b64(value: SecretValue) -> str:
-        return base64.b64encode(value.reveal()).decode("ascii")
+        return binascii.b2a_base64(value.reveal(), newline=False).decode("ascii")
 
     def _info(self, doc: Any) -> SecretInfo:
         try:
@@ -310,7 +336,7 @@ class SetecClient:
 
     def _json(self, data: bytes) -> Any:
         try:
-            return json.loads(data)
+            return lightjson.loads(data)
         except ValueError:
             raise LegerError(f"{self.address} did not answer JSON") from None
 
@@ -323,7 +349,7 @@ class SetecClient:
         }
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        payload = json.dumps(body).encode()
+        payload = lightjson.dumps(body).encode()
         try:
             status, data = self._http.request(f"/api/{method}", headers, payload)
         except (FileNotFoundError, ConnectionRefusedError):

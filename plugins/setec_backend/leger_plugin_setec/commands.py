@@ -14,8 +14,7 @@ import click
 
 from leger_core.errors import InvalidInputError
 from leger_core.models import SecretValue
-from leger_plugin_setec.backend import client_from_config
-from leger_plugin_setec.client import SetecClient
+from leger_plugin_setec.client import SetecClient, client_from_config
 
 
 def _client(ctx: click.Context) -> SetecClient:
