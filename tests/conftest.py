@@ -31,7 +31,7 @@ def run_leger(tmp_path: Path):
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
 
-    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None):
+    def environ(env: dict[str, str] | None = None) -> dict[str, str]:
         full_env = {
             **os.environ,
             "HOME": str(home),
@@ -42,9 +42,12 @@ def run_leger(tmp_path: Path):
         full_env.pop("LEGER_CONFIG", None)
         full_env.pop("LEGER_LOAD_PLUGINS", None)
         full_env.update(env or {})
+        return full_env
+
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None):
         return subprocess.run(
             [str(BIN / "leger"), *args],
-            env=full_env,
+            env=environ(env),
             input=input,
             capture_output=True,
             text=True,
@@ -52,4 +55,5 @@ def run_leger(tmp_path: Path):
         )
 
     run.home = home  # type: ignore[attr-defined]
+    run.environ = environ  # type: ignore[attr-defined]
     return run

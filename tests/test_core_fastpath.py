@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from leger_core import fastpath, hookimpl
 from leger_core.cli import fast_commands, main
@@ -86,23 +88,30 @@ def test_core_modules_on_the_container_start_path_import_nothing_heavy():
     assert out.stdout == "slow imports:\n"
 
 
-def test_console_script_fast_path_imports_no_click_or_pluggy(tmp_path, run_leger):
-    (tmp_path / "fastprobe.py").write_text(
-        "import sys\n"
-        "def main(args):\n"
-        "    heavy = [m for m in ('click', 'pluggy', 'importlib.metadata') if m in sys.modules]\n"
-        "    print('heavy:', ','.join(heavy), 'args:', ' '.join(args))\n"
-        "    return 0\n"
-    )
-    cache = run_leger.home / ".cache/leger"
-    cache.mkdir(parents=True)
-    env = {"PYTHONPATH": str(tmp_path)}
+def _fast_probe_command(tmp_path, run_leger, source: str) -> dict[str, str]:
+    """Register ``probe run`` → ``fastprobe:main`` in the fast path's cache; returns the env."""
+    (tmp_path / "fastprobe.py").write_text(source)
     # The cache key is the venv prefix plus LEGER_LOAD_PLUGINS ('*' when unset).
+    cache = run_leger.home / ".cache/leger"
+    cache.mkdir(parents=True, exist_ok=True)
     prefix = subprocess.run(
         [sys.executable, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True
     ).stdout.strip()
     (cache / "fast-commands.json").write_text(
         json.dumps({f"{prefix}|*": {"probe run": "fastprobe:main"}})
+    )
+    return {"PYTHONPATH": str(tmp_path)}
+
+
+def test_console_script_fast_path_imports_no_click_or_pluggy(tmp_path, run_leger):
+    env = _fast_probe_command(
+        tmp_path,
+        run_leger,
+        "import sys\n"
+        "def main(args):\n"
+        "    heavy = [m for m in ('click', 'pluggy', 'importlib.metadata') if m in sys.modules]\n"
+        "    print('heavy:', ','.join(heavy), 'args:', ' '.join(args))\n"
+        "    return 0\n",
     )
     result = run_leger("probe", "run", "x", "--y", env=env)
     assert result.returncode == 0, result.stderr
@@ -113,3 +122,36 @@ def test_a_normal_run_writes_the_fast_command_cache(run_leger):
     run_leger("plugins")
     data = json.loads((run_leger.home / ".cache/leger/fast-commands.json").read_text())
     assert len(data) == 1
+
+
+def test_fast_command_exit_code_and_all_buffered_output_arrive(tmp_path, run_leger):
+    env = _fast_probe_command(
+        tmp_path,
+        run_leger,
+        "import sys\n"
+        "def main(args):\n"
+        "    sys.stdout.write('x' * 200_000)\n"  # more than any stream buffer holds
+        "    sys.stderr.write('Error: it went wrong\\n')\n"
+        "    return 5\n",
+    )
+    result = run_leger("probe", "run", env=env)
+    assert result.returncode == 5
+    assert result.stdout == "x" * 200_000 and result.stderr == "Error: it went wrong\n"
+
+
+def test_fast_command_whose_output_cannot_be_delivered_does_not_exit_0(tmp_path, run_leger):
+    env = _fast_probe_command(
+        tmp_path, run_leger, "import sys\ndef main(args):\n    print('value')\n    return 0\n"
+    )
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read: flushing stdout fails with EPIPE
+    try:
+        proc = subprocess.run(
+            [str(Path(sys.executable).with_name("leger")), "probe", "run"],
+            env=run_leger.environ(env),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 1
