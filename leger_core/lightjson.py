@@ -8,7 +8,9 @@ module builds them with ``json.loads``'/``json.dumps``' default settings and not
 
 Where ``_json`` is missing or takes other arguments (another Python implementation or a future
 CPython), :data:`loads` and :data:`dumps` are plain ``json.loads`` and compact ``json.dumps``:
-slower, never different. ``tests/test_core_lightjson.py`` holds both to ``json``'s answers.
+slower, and the same answers. One difference is deliberate: bytes are read as UTF-8, which is
+what legerd sends and the caches hold; ``json.loads`` would also guess UTF-16 or UTF-32 and
+skip a byte-order mark. ``tests/test_core_lightjson.py`` holds both to ``json``'s answers.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def _fast() -> tuple[Callable[[str | bytes], Any], Callable[[Any], str]]:
     )
 
     def loads(data: str | bytes) -> Any:
-        """``json.loads(data)``; any malformed input is a ValueError (as json's is)."""
+        """``json.loads(data)`` (bytes as UTF-8); malformed input is a ValueError, as in json."""
         text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
         start = len(text) - len(text.lstrip(_WHITESPACE))
         try:
@@ -71,10 +73,13 @@ def _fast() -> tuple[Callable[[str | bytes], Any], Callable[[Any], str]]:
 def _pure() -> tuple[Callable[[str | bytes], Any], Callable[[Any], str]]:
     import json
 
+    def loads(data: str | bytes) -> Any:
+        return json.loads(data.decode("utf-8") if isinstance(data, bytes | bytearray) else data)
+
     def dumps(obj: Any) -> str:
         return json.dumps(obj, separators=(",", ":"))
 
-    return json.loads, dumps
+    return loads, dumps
 
 
 try:

@@ -52,6 +52,14 @@ def test_invalid_utf8_is_a_value_error():
         lightjson.loads(b'{"a": "\xff"}')
 
 
+def test_bytes_are_utf8_only():
+    # json.loads guesses UTF-16 and skips a BOM; legerd and the caches only ever write UTF-8.
+    for data in ('{"a": 1}'.encode("utf-16"), b'\xef\xbb\xbf{"a": 1}'):
+        assert json.loads(data) == {"a": 1}
+        with pytest.raises(ValueError):
+            lightjson.loads(data)
+
+
 @pytest.mark.parametrize(
     "obj",
     [
@@ -77,9 +85,13 @@ def test_without_the_c_accelerator_it_is_plain_json():
         "import sys; sys.modules['_json'] = None\n"
         "import json\n"
         "from leger_core import lightjson\n"
-        "assert lightjson.loads is json.loads\n"
-        "print(lightjson.dumps({'a': [1, 'é']}), lightjson.loads(' [1, {\"b\": null}] '))\n"
+        "assert 'json.decoder' in sys.modules  # the fallback: json itself\n"
+        "print(lightjson.dumps({'a': [1, 'é']}), lightjson.loads(b' [1, {\"b\": null}] '))\n"
+        "try:\n"
+        "    lightjson.loads('{\"a\": 1}'.encode('utf-16'))\n"
+        "except ValueError:\n"
+        "    print('utf-16 refused')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == '{"a":[1,"\\u00e9"]} [1, {\'b\': None}]\n'
+    assert out.stdout == '{"a":[1,"\\u00e9"]} [1, {\'b\': None}]\nutf-16 refused\n'
