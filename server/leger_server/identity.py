@@ -1,9 +1,13 @@
 """Who may log in: the claim a CLI sends (``device_id, user_id, email, tailnet, hostname``) is
 checked by a verifier before a token is issued.
 
-* ``tailscale`` asks the Tailscale API for the tailnet's devices
-  (``GET {base}/api/v2/tailnet/{tailnet}/devices``) and accepts the claim only when a device
-  with that id (``id`` or ``nodeId``) exists and belongs to that user (``user`` = login name).
+* ``tailscale`` asks the Tailscale API for the tailnet's devices and users
+  (``GET {base}/api/v2/tailnet/{tailnet}/devices`` and ``…/users``) and accepts the claim only
+  when a device with that id (``id`` or ``nodeId``) exists, is authorized and belongs to the
+  claimed login name (``user``), and the claimed user id is that same user (``id`` and
+  ``loginName`` in the users list) and not suspended. The account is derived from the user id
+  (UUIDv5), so a claim whose user id is not checked would let any tailnet member sign in to
+  anyone's account. The API key needs read access to devices and users.
 * ``dev`` accepts every well-formed claim, for development and tests; the server says so
   loudly at start.
 """
@@ -84,10 +88,59 @@ class TailscaleVerifier:
         return f"TailscaleVerifier(base_url={self.base_url!r})"
 
     async def verify(self, claim: IdentityClaim) -> None:
-        url = f"{self.base_url}/api/v2/tailnet/{quote(claim.tailnet, safe='')}/devices"
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            devices = await self._list(client, claim.tailnet, "devices")
+            device = self._device(devices, claim)
+            if device.get("authorized") is False:
+                raise IdentityRejected(
+                    "the device is not authorized in the tailnet",
+                    action="Approve the device in the Tailscale admin console",
+                )
+            users = await self._list(client, claim.tailnet, "users")
+        self._check_user(users, claim)
+
+    @staticmethod
+    def _device(devices: list[Any], claim: IdentityClaim) -> dict[str, Any]:
+        for device in devices:
+            if not isinstance(device, dict):
+                continue
+            if claim.device_id not in (device.get("id"), device.get("nodeId")):
+                continue
+            owner = str(device.get("user", ""))
+            if owner.lower() != claim.email.lower():
+                raise IdentityRejected(
+                    "the device belongs to another user",
+                    action="Log in to Tailscale as the account you claim",
+                )
+            return device
+        raise IdentityRejected(
+            "Device not found in tailnet", action="Check Tailscale status: tailscale status"
+        )
+
+    @staticmethod
+    def _check_user(users: list[Any], claim: IdentityClaim) -> None:
+        for user in users:
+            if not isinstance(user, dict) or str(user.get("id", "")) != claim.user_id:
+                continue
+            if str(user.get("loginName", "")).lower() != claim.email.lower():
+                raise IdentityRejected(
+                    "the user id belongs to another user",
+                    action="Log in with the identity `tailscale status --json` reports",
+                )
+            if user.get("status") == "suspended":
+                raise IdentityRejected(
+                    "the user is suspended in the tailnet", action="Ask a tailnet admin"
+                )
+            return
+        raise IdentityRejected(
+            "User not found in tailnet", action="Check Tailscale status: tailscale status"
+        )
+
+    async def _list(self, client: httpx.AsyncClient, tailnet: str, what: str) -> list[Any]:
+        """``GET /api/v2/tailnet/{tailnet}/{what}`` → its ``what`` list (devices, users)."""
+        url = f"{self.base_url}/api/v2/tailnet/{quote(tailnet, safe='')}/{what}"
         try:
-            async with httpx.AsyncClient(timeout=10.0) as client:
-                resp = await client.get(url, headers={"Authorization": f"Bearer {self._api_key}"})
+            resp = await client.get(url, headers={"Authorization": f"Bearer {self._api_key}"})
         except httpx.HTTPError:
             raise ApiError(
                 "could not reach the Tailscale API to verify the login",
@@ -106,28 +159,16 @@ class TailscaleVerifier:
                 status=503,
             )
         try:
-            devices = resp.json().get("devices") or []
+            items = resp.json().get(what) or []
         except (ValueError, AttributeError):
+            items = None
+        if not isinstance(items, list):
             raise ApiError(
                 "the Tailscale API answered with invalid JSON",
                 code="tailscale_unavailable",
                 status=503,
-            ) from None
-        for device in devices:
-            if not isinstance(device, dict):
-                continue
-            if claim.device_id not in (device.get("id"), device.get("nodeId")):
-                continue
-            owner = str(device.get("user", ""))
-            if owner.lower() != claim.email.lower():
-                raise IdentityRejected(
-                    "the device belongs to another user",
-                    action="Log in to Tailscale as the account you claim",
-                )
-            return
-        raise IdentityRejected(
-            "Device not found in tailnet", action="Check Tailscale status: tailscale status"
-        )
+            )
+        return items
 
 
 def make_verifier(

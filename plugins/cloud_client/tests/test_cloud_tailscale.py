@@ -125,7 +125,9 @@ def test_disabled_provider_gives_none(tmp_path):
 
 
 def test_login_with_tailscale_identity(leger_server_factory, tailscale_api, leger_cli, tmp_path):
-    tailscale_api.add_device("example.ts.net", node_id="nXyZ123CNTRL", user="alice@github")
+    tailscale_api.add_device(
+        "example.ts.net", node_id="nXyZ123CNTRL", user="alice@github", user_id="123456789"
+    )
     server = leger_server_factory(identity="tailscale", env=tailscale_api.server_env())
     bindir = tmp_path / "ts-bin"
     bindir.mkdir()
