@@ -51,6 +51,7 @@ class Call:
         self.principal = principal
         # Go's encoding/json (setec's server) matches field names case-insensitively.
         self.body = {key.lower(): value for key, value in body.items()}
+        self.audited = False  # set once this request's line is on disk
 
     def name(self) -> str:
         return check_name(self.body.get("name"))
@@ -78,6 +79,7 @@ class Call:
         if allowed and action != "get" and action != "info" and name.startswith(INTERNAL_PREFIX):
             allowed = False  # reserved for legerd itself, whoever asks
         await self.daemon.audit.record(str(self.principal), action, name, version, allowed)
+        self.audited = True
         if not allowed:
             raise Denied("access denied")
 
@@ -93,6 +95,7 @@ async def api_list(call: Call) -> Response:
     rules, principal = call.daemon.rules, call.principal
     store = call.daemon.store
     await call.daemon.audit.record(str(principal), "list", None, None, True)
+    call.audited = True
     infos = [
         _info_doc(name, store) for name in store.names() if rules.allowed(principal, "info", name)
     ]
@@ -200,33 +203,51 @@ async def read_json(request: Request) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def _claimed_name(doc: dict[str, Any] | None) -> str | None:
+    """The Name a refused request asked for, for its audit line (bounded; None if odd)."""
+    name = doc.get("Name", doc.get("name")) if doc else None
+    return name if isinstance(name, str) and len(name) <= 256 else None
+
+
 def endpoint(
     daemon: Daemon, action: str, handler: Handler
 ) -> Callable[[Request], Awaitable[Response]]:
+    async def refuse(
+        principal: Principal, doc: dict[str, Any] | None, status: int, message: str
+    ) -> Response:
+        # Refused before the access check, but on the record all the same: who tried what,
+        # and why it went no further, is what an audit log is for. Never a value.
+        label = principal.label if principal is ANONYMOUS else str(principal)
+        await daemon.audit.record(label, action, _claimed_name(doc), None, False, message)
+        return PlainTextResponse(message, status)
+
     async def run(request: Request) -> Response:
-        if request.method != "POST":
-            return PlainTextResponse("only POST requests allowed", 400)
-        if request.headers.get("content-type") != JSON:
-            return PlainTextResponse("request body must be json", 400)
-        if request.headers.get("sec-x-tailscale-no-browsers") != "setec":
-            return PlainTextResponse("access denied", 403)
+        # The caller first (free on the Unix socket), so even a malformed request's line
+        # says who sent it; the order of the checks and their answers stay setec's.
         principal = await identify(daemon, request)
-        doc = await read_json(request)
-        if principal is ANONYMOUS:
-            # Refused, but on the record: who tried what is what an audit log is for.
-            name = doc.get("Name") if doc else None
-            secret = name if isinstance(name, str) and len(name) <= 256 else None
-            await daemon.audit.record(principal.label, action, secret, None, False)
-            return PlainTextResponse("access denied: unauthenticated caller", 403)
-        if doc is None:
-            return PlainTextResponse("bad request", 400)
         try:
-            result: Response = await handler(Call(daemon, principal, doc))
-            return result
-        except StoreError as exc:
-            return PlainTextResponse(str(exc), exc.status)
+            if request.method != "POST":
+                return await refuse(principal, None, 400, "only POST requests allowed")
+            if request.headers.get("content-type") != JSON:
+                return await refuse(principal, None, 400, "request body must be json")
+            if request.headers.get("sec-x-tailscale-no-browsers") != "setec":
+                return await refuse(principal, None, 403, "access denied")
+            doc = await read_json(request)
+            if principal is ANONYMOUS:
+                return await refuse(principal, doc, 403, "access denied: unauthenticated caller")
+            if doc is None:
+                return await refuse(principal, None, 400, "bad request")
+            call = Call(daemon, principal, doc)
+            try:
+                result: Response = await handler(call)
+                return result
+            except StoreError as exc:
+                if not call.audited:  # a bad name, version or value: refused before the check
+                    return await refuse(principal, doc, exc.status, str(exc))
+                return PlainTextResponse(str(exc), exc.status)
         except OSError:
-            # The change was not written (disk full, I/O error); memory was left as it was.
+            # The change (or its audit line) was not written (disk full, I/O error); memory
+            # was left as it was.
             return PlainTextResponse(
                 "internal error: could not write to disk; nothing changed", 500
             )

@@ -34,7 +34,12 @@ class AuditLog:
 
     @staticmethod
     def line(
-        principal: str, action: str, secret: str | None, version: int | None, authorized: bool
+        principal: str,
+        action: str,
+        secret: str | None,
+        version: int | None,
+        authorized: bool,
+        refused: str | None = None,
     ) -> bytes:
         now = time.time()
         entry: dict[str, Any] = {
@@ -46,6 +51,8 @@ class AuditLog:
             "version": version,
             "authorized": authorized,
         }
+        if refused is not None:  # refused before the access check: why (never a value)
+            entry["refused"] = refused
         return json.dumps(entry, separators=(",", ":")).encode() + b"\n"
 
     async def record(
@@ -55,11 +62,12 @@ class AuditLog:
         secret: str | None,
         version: int | None,
         authorized: bool,
+        refused: str | None = None,
     ) -> None:
         """Return once this request's line is on disk (written and fdatasync'ed)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        line = self.line(principal, action, secret, version, authorized)
+        line = self.line(principal, action, secret, version, authorized, refused)
         with self._cond:
             if self._closed:
                 raise OSError("audit log is closed")

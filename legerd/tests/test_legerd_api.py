@@ -304,3 +304,43 @@ def test_oversized_body_is_refused_without_reading_it_all(legerd_daemon, api: Ap
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         assert http(legerd_daemon.socket, "/api/put", body).status == 400
     assert api.call("list", {}).body == b"null"
+
+
+def _audit(daemon) -> list[dict]:
+    import json
+
+    return [json.loads(x) for x in (daemon.state_dir / "audit.log").read_text().splitlines()]
+
+
+def test_every_request_has_one_audit_line_refused_ones_too(legerd_daemon, api: Api) -> None:
+    """One line per request, whatever becomes of it: refusals before the access check carry
+    ``authorized: false`` and why; requests that reach the check are not logged twice."""
+    sock = legerd_daemon.socket
+    assert api.put("app/key", "sk-the-value").status == 200
+    start = len(_audit(legerd_daemon))
+    json_only = {"Sec-X-Tailscale-No-Browsers": "setec", "Content-Type": "text/plain"}
+    refused = [
+        (http(sock, "/api/get", method="GET"), 400, "only POST requests allowed"),
+        (http(sock, "/api/get", {"Name": "app/key"}, headers=json_only), 400, "request body"),
+        (http(sock, "/api/get", {"Name": "app/key"}, headers={"Content-Type": "application/json"}),
+         403, "access denied"),
+        (http(sock, "/api/get", b"{not json"), 400, "bad request"),
+        (api.call("get", {"Name": "../etc"}), 400, "name"),
+        (api.call("put", {"Name": "app/key", "Value": "***"}), 400, "base64"),
+        (api.call("get", {"Name": "app/key", "Version": -1}), 400, "version"),
+    ]  # fmt: skip
+    answered = [api.call("get", {"Name": "app/missing"}), api.call("get", {"Name": "app/key"})]
+    lines = _audit(legerd_daemon)[start:]
+    assert len(lines) == len(refused) + len(answered)
+    for (answer, status, why), line in zip(refused, lines, strict=False):
+        assert answer.status == status
+        assert line["authorized"] is False and why in line["refused"], line
+        assert line["action"] in ("get", "put") and line["principal"].startswith("uid:")
+    assert lines[4]["secret"] == "../etc" and lines[5]["secret"] == "app/key"
+    # A 404 after the access check, and a success: one line each, no "refused".
+    assert [answer.status for answer in answered] == [404, 200]
+    assert [("refused" in x, x["authorized"], x["secret"]) for x in lines[-2:]] == [
+        (False, True, "app/missing"),
+        (False, True, "app/key"),
+    ]
+    assert "sk-the-value" not in (legerd_daemon.state_dir / "audit.log").read_text()
