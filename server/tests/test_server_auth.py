@@ -208,3 +208,47 @@ def test_two_tokens_issued_in_the_same_second_differ_and_both_validate(
     assert tokens[0] != tokens[1]
     for token in tokens:
         assert client.get("/api/me", headers=bearer(token)).status_code == 200
+
+
+def test_user_uuid_is_uuid5_of_the_tailscale_user_id_and_never_changes() -> None:
+    # The account's id names its secrets in legerd (leger/<user_uuid>/…): a changed derivation
+    # would orphan every synced secret, so the value itself is pinned here.
+    assert user_uuid_for("123456789") == "e643f480-1f3c-509c-bab3-1b512320e0ec"
+    assert user_uuid_for("123456789") != user_uuid_for("123456780")
+
+
+def test_login_records_last_seen_device_and_cli_version(client: TestClient, login) -> None:
+    token = login(client, "u-seen", cli_version="0.1.0")
+    first = client.get("/api/me", headers=bearer(token)).json()["data"]
+    assert first["cli_version"] == "0.1.0" and first["last_device_id"] == "d-u-seen"
+    time.sleep(1.05)  # last_seen is kept to the second
+    token = login(client, "u-seen", cli_version="0.2.0", device_id="d-second")
+    second = client.get("/api/me", headers=bearer(token)).json()["data"]
+    assert second["cli_version"] == "0.2.0" and second["last_device_id"] == "d-second"
+    assert second["last_seen"] > first["last_seen"]
+    assert second["total_authentications"] == 2
+
+
+def test_reading_a_secret_records_when(client: TestClient, login) -> None:
+    headers = bearer(login(client, "u-accessed"))
+    client.post("/api/secrets/groq_api_key", json={"value": "gsk_x"}, headers=headers)
+    before = client.get("/api/secrets", headers=headers).json()["data"]["secrets"][0]
+    assert before["last_accessed"] is None  # written, never read
+    assert client.get("/api/secrets/groq_api_key", headers=headers).json()["data"]["value"] == (
+        "gsk_x"
+    )
+    after = client.get("/api/secrets", headers=headers).json()["data"]["secrets"][0]
+    assert after["last_accessed"] is not None
+
+
+def test_token_validation_shares_the_auth_rate_limit(tmp_path, login) -> None:
+    settings = Settings.build(
+        data_dir=tmp_path / "d", identity="dev", env={}, auth_rate_limit=3, auth_rate_window=60
+    )
+    with TestClient(create_app(settings)) as c:
+        token = login(c)  # one of the three
+        for _ in range(2):
+            assert c.post("/api/auth/validate", headers=bearer(token)).status_code == 200
+        resp = c.post("/api/auth/validate", headers=bearer(token))
+        assert resp.status_code == 429
+        assert resp.json()["error"]["code"] == "rate_limited" and "retry in" in str(resp.json())

@@ -124,3 +124,27 @@ def test_unreachable_tailscale_api_is_503(leger_server_factory, tailscale_api):
     resp = httpx.post(server.url + "/api/auth/cli", json=_claim())
     assert resp.status_code == 503
     assert resp.json()["error"]["code"] == "tailscale_unavailable"
+
+
+def test_dev_identity_must_be_asked_for_and_says_so_loudly(leger_server_factory, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dev = leger_server_factory(identity="dev")
+    assert "WARNING: --identity dev trusts every login claim" in dev.log()
+    assert "DEV IDENTITY" in dev.log()
+    # Without --identity the server verifies with Tailscale: with no keys and no API key it
+    # refuses to start (dev would have generated keys) and writes no keys file.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGER_SERVER_")}
+    data = tmp_path / "default-identity"
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("leger-server")), "serve", "--data-dir", str(data),
+         "--port", str(free_port())],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "only --identity dev generates them" in proc.stderr
+    assert "WARNING: --identity dev" not in proc.stderr
+    assert not (data / "keys.json").exists()
