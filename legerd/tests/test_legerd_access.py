@@ -186,6 +186,25 @@ def test_other_unix_user_gets_only_what_rules_allow(legerd_factory, tmp_path) ->
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="acting as another uid needs root")
+def test_rules_in_the_state_dir_apply_by_default_and_name_a_uid(legerd_factory, tmp_path) -> None:
+    """Without --rules, legerd reads STATE_DIR/access.toml; a principal can be a bare uid."""
+    from legerd.state import init_state
+
+    state = tmp_path / "state-with-rules"
+    init_state(state)
+    (state / "access.toml").write_text(
+        'socket_mode = "0666"\n[[allow]]\nprincipals = ["uid:65534"]\n'
+        'actions = ["get"]\nsecrets = ["team/*"]\n'
+    )
+    daemon = legerd_factory(state_dir=state)
+    daemon.client().put("team/a", SecretValue("a"))
+    daemon.client().put("own/b", SecretValue("b"))
+    assert as_uid(65534, daemon.socket, "/api/get", {"Name": "team/a"}) == 200
+    assert as_uid(65534, daemon.socket, "/api/get", {"Name": "own/b"}) == 403
+    assert as_uid(65534, daemon.socket, "/api/info", {"Name": "team/a"}) == 403  # get only
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="acting as another uid needs root")
 def test_other_unix_user_without_rules_is_denied(legerd_factory) -> None:
     daemon = legerd_factory("--socket-mode", "0666")
     daemon.client().put("k", SecretValue("v"))

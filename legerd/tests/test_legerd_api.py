@@ -185,6 +185,7 @@ def test_create_version_of_existing_version_is_412(api: Api) -> None:
     api.put("k", "v1")
     answer = api.call("create-version", {"Name": "k", "Version": 1, "Value": b64("other")})
     assert answer.status == 412
+    assert answer.headers["content-type"].startswith("text/plain")
     assert value_of(api.get("k")) == b"v1"
 
 

@@ -82,6 +82,29 @@ def test_tampered_database_is_refused_and_left_alone(legerd_daemon) -> None:
     assert snapshot(legerd_daemon.state_dir) == before
 
 
+def test_the_associated_data_alone_refuses_bytes_sealed_for_something_else(legerd_daemon) -> None:
+    """Right key, right plaintext, other associated data (another format or file): refused.
+    The key alone would accept these bytes; only the associated data tells them apart."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from legerd.store import DB_AD, MAGIC
+
+    legerd_daemon.client().put("k", SecretValue("v"))
+    legerd_daemon.stop()
+    db = legerd_daemon.state_dir / "secrets.db"
+    raw = db.read_bytes()
+    data_key, _ = KeyFiles(legerd_daemon.state_dir).load_data_key()
+    nonce = raw[len(MAGIC) : len(MAGIC) + 12]
+    plain = AESGCM(data_key).decrypt(nonce, raw[len(MAGIC) + 12 :], DB_AD)  # what legerd wrote
+    for other_ad in (MAGIC + b"|secrets.db|format=2", MAGIC + b"|audit.log|format=1", b""):
+        fresh = os.urandom(12)
+        db.write_bytes(MAGIC + fresh + AESGCM(data_key).encrypt(fresh, plain, other_ad))
+        before = snapshot(legerd_daemon.state_dir)
+        with pytest.raises(RuntimeError, match="failed authentication"):
+            legerd_daemon.start()
+        assert snapshot(legerd_daemon.state_dir) == before
+
+
 def test_wrong_key_is_refused_and_nothing_overwritten(legerd_daemon, tmp_path) -> None:
     legerd_daemon.client().put("k", SecretValue("v"))
     legerd_daemon.stop()
