@@ -125,10 +125,16 @@ def enable_tracing(pm: pluggy.PluginManager) -> None:
         outcome: Any, hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> None:
         exc = outcome.exception
-        status = f"raised {type(exc).__name__}" if exc else "ok"
+        # Results are configs, names and SecretValues, whose repr never shows a value.
+        status = f"raised {type(exc).__name__}" if exc else f"-> {_short(outcome.get_result())}"
         print(f"leger: trace: {hook_name} {status}", file=sys.stderr)
 
     pm.add_hookcall_monitoring(before, after)
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def call_register_hook(pm: pluggy.PluginManager, hook_name: str, registry: Any) -> None:

@@ -108,6 +108,9 @@ def test_trace_plugins_writes_hook_calls_to_stderr(run_leger):
     assert result.returncode == 0
     assert "leger: trace: leger_register_commands" in result.stderr
     assert "leger: trace: leger_register_injectors" in result.stderr
+    # what each call returned, and who registered what
+    assert "leger: trace: leger_register_commands -> [" in result.stderr
+    assert "leger: trace: leger_register_injectors: envfile registers 'envfile'" in (result.stderr)
 
 
 def test_manager_without_entrypoints_has_only_defaults():

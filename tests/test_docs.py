@@ -88,3 +88,22 @@ def test_readme_quick_start_has_exactly_two_commands():
 def test_dev_help_runs():
     result = subprocess.run([str(ROOT / "dev"), "help"], capture_output=True, text=True)
     assert result.returncode == 2 and "./dev test" in result.stdout
+
+
+def test_every_hook_example_runs_and_registers_as_a_plugin(leger_pm):
+    """The copy-pasteable examples in docs/plugins/hooks.md are real: each block runs, and the
+    module it makes registers with a plugin manager, which checks every @hookimpl against its
+    spec (a misspelt hook or argument is an error)."""
+    import types
+
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs/plugins/hooks.md").read_text(), re.S)
+    assert len(blocks) >= len(HOOKS)
+    implemented: set[str] = set()
+    for i, source in enumerate(blocks):
+        module = types.ModuleType(f"hooks_md_example_{i}")
+        exec(compile(source, f"docs/plugins/hooks.md block {i + 1}", "exec"), module.__dict__)
+        leger_pm.register(module, name=module.__name__)
+        leger_pm.check_pending()  # an implementation of no known hook is an error
+        implemented |= {n for n in vars(module) if n.startswith("leger_")}
+        leger_pm.unregister(module)
+    assert set(HOOKS) <= implemented, set(HOOKS) - implemented
