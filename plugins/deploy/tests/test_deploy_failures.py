@@ -183,3 +183,35 @@ def test_failure_half_way_through_the_swap(cli, installed, machine, systemctl, m
     before = machine()
     result = cli("update", "--yes", expect=1)
     _assert_restored(machine, before, result, "Invalid cross-device link")
+
+
+def test_a_source_that_cannot_be_reached_changes_nothing(cli, installed, machine, systemctl):
+    """The download itself fails (the repository is gone): nothing was fetched, nothing moves."""
+    installed.path.rename(installed.path.with_name("moved-away"))
+    before = machine()
+    result = cli("update", "ai-stack", "--yes", expect=None)
+    assert result.exit_code != 0
+    assert machine() == before, "files, state or backups changed"
+    assert "ai-stack" in result.output and "git" in result.output.lower()
+    assert systemctl.calls() == []
+
+
+def test_update_name_updates_only_that_deployment(cli, installed, repo, tmp_path, systemctl):
+    other = type(repo)(tmp_path / "searxng")  # conftest's Repo, for a second release
+    other.path.mkdir()
+    other.git("init", "-q", "-b", "main")
+    searxng = (
+        "[Container]\nImage=docker.io/searxng/searxng:2024.12.1\n"
+        "[Install]\nWantedBy=default.target\n"
+    )
+    other.commit("searxng", searxng__container=searxng)
+    cli("deploy", "install", str(other.path), "--name", "search", "--yes")
+    other.commit("searxng bump", searxng__container=searxng.replace("2024.12.1", "2025.1.1"))
+    systemctl.clear()
+    result = cli("update", "search", "--yes")
+    assert "search" in result.output and "ai-stack" not in result.output
+    assert [c for c in systemctl.calls() if c[0] == "restart"] == [["restart", "searxng.service"]]
+    state = {d["name"]: d for d in json.loads(cli("deploy", "list", "--json").output)}
+    assert state["search"]["version"] == other.git("rev-parse", "HEAD").strip()
+    # ai-stack has a newer commit waiting too, and was left alone
+    assert state["ai-stack"]["version"] != installed.git("rev-parse", "HEAD").strip()
