@@ -226,3 +226,53 @@ class Api:
 
     def get(self, name: str, version: int = 0, **extra: Any) -> Answer:
         return self.call("get", {"Name": name, "Version": version, **extra})
+
+
+class AnswersWhenAllArrived:
+    """A setec ``/api/get`` stand-in on a Unix socket that answers nothing until ``expected``
+    requests have arrived, each on its own connection, then answers each with its name as the
+    value. A client that waits for one answer before sending the next request hangs on it (and
+    times out): what proves that N secrets cost one round trip, not N.
+
+    ``with AnswersWhenAllArrived(3) as server: ...``; ``server.socket``; ``server.names``."""
+
+    def __init__(self, expected: int) -> None:
+        import threading
+
+        self.expected = expected
+        self.socket = short_tmpdir() / "setec.sock"
+        self.names: list[str] = []
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(str(self.socket))
+        self._server.listen(expected)
+        self._server.settimeout(5)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> AnswersWhenAllArrived:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join(5)
+        self._server.close()
+        shutil.rmtree(self.socket.parent, ignore_errors=True)
+
+    def _serve(self) -> None:
+        conns = []
+        try:
+            for _ in range(self.expected):
+                conn, _ = self._server.accept()
+                conns.append(conn)
+                request = conn.recv(65536)
+                self.names.append(json.loads(request.partition(b"\r\n\r\n")[2])["Name"])
+            for conn, name in zip(conns, self.names, strict=True):
+                body = json.dumps({"Value": b64(name), "Version": 1}).encode()
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+        except OSError:
+            pass  # the client gave up (timed out): the test fails on its side
+        finally:
+            for conn in conns:
+                conn.close()

@@ -264,3 +264,21 @@ def test_a_provider_without_declared_inputs_disables_the_cache(openwebui):
         assert cache.exists()
     else:
         assert not cache.exists()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "full-cli"])
+def test_fetch_asks_for_every_secret_at_once(openwebui, fast):
+    """One round trip to legerd per container start, however many secrets: a server that
+    answers only once both requests are in would make a one-at-a-time fetch time out."""
+    from legerd.testing import AnswersWhenAllArrived
+
+    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0  # fills the caches
+    with AnswersWhenAllArrived(2) as server:
+        env = {"LEGERD_SOCKET": str(server.socket), **({} if fast else {"LEGER_NO_FAST": "1"})}
+        proc = openwebui.run("secrets", "fetch", "openwebui", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(server.names) == ["leger/u1/openai_api_key", "team/anthropic"]
+    assert parse(openwebui.env_file("openwebui").read_bytes()) == {
+        "ANTHROPIC_API_KEY": b"team/anthropic",
+        "OPENAI_API_KEY": b"leger/u1/openai_api_key",
+    }

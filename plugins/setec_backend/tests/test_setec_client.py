@@ -233,43 +233,12 @@ def test_get_many_raises_for_a_refused_name_without_values(client: SetecClient) 
     assert "app/../escape" in str(err.value) and "sk-secret-value" not in str(err.value)
 
 
-def test_get_many_has_every_request_in_flight_before_reading_an_answer(tmp_path: Path) -> None:
+def test_get_many_has_every_request_in_flight_before_reading_an_answer() -> None:
     """A container start waits about one round trip however many secrets it needs: a server
     that answers only once all three requests have arrived must not make the client hang."""
-    import base64
-    import threading
+    from legerd.testing import AnswersWhenAllArrived
 
-    path = Path(f"/tmp/legerd-many-{os.getpid()}.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
-    server.listen(8)
-    server.settimeout(5)
-    names: list[str] = []
-
-    def serve() -> None:
-        conns = []
-        for _ in range(3):  # accept and read all three before answering any
-            conn, _ = server.accept()
-            conns.append(conn)
-            request = conn.recv(65536)
-            names.append(json.loads(request.partition(b"\r\n\r\n")[2])["Name"])
-        for conn, name in zip(conns, names, strict=True):
-            body = json.dumps({"Value": base64.b64encode(name.encode()).decode(), "Version": 1})
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(body), body.encode())
-            )
-        for conn in conns:
-            conn.close()
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    try:
-        with SetecClient(str(path), timeout=3) as c:
-            got = c.get_many(["x/1", "x/2", "x/3"])
-    finally:
-        thread.join(5)
-        server.close()
-        path.unlink()
-    assert sorted(names) == ["x/1", "x/2", "x/3"]
+    with AnswersWhenAllArrived(3) as server, SetecClient(str(server.socket), timeout=3) as c:
+        got = c.get_many(["x/1", "x/2", "x/3"])
+    assert sorted(server.names) == ["x/1", "x/2", "x/3"]
     assert {k: v.reveal() for k, v in got.items()} == {n: n.encode() for n in ["x/1", "x/2", "x/3"]}
