@@ -308,11 +308,7 @@ class SetecClient:
         status, data = self._call("get", body, name, version)
         if status == 304:
             return None
-        doc = self._json(data)
-        try:
-            return SecretValue(binascii.a2b_base64(doc["Value"])), int(doc["Version"])
-        except (KeyError, TypeError, ValueError):
-            raise LegerError(f"unexpected answer from {self.address} to /api/get") from None
+        return self._decode_get(data)
 
     def get_many(self, names: Sequence[str]) -> dict[str, SecretValue]:
         """The active values of ``names``, all asked for at once (about one round trip on a
@@ -325,11 +321,7 @@ class SetecClient:
             if status == 404:
                 continue
             self._check(status, data, "get", name, 0)
-            doc = self._json(data)
-            try:
-                values[name] = SecretValue(binascii.a2b_base64(doc["Value"]))
-            except (KeyError, TypeError, ValueError):
-                raise LegerError(f"unexpected answer from {self.address} to /api/get") from None
+            values[name] = self._decode_get(data)[0]
         return values
 
     def info(self, name: str) -> SecretInfo:
@@ -362,6 +354,13 @@ class SetecClient:
         self._call("delete-version", {"Name": name, "Version": version}, name, version)
 
     # --- plumbing --------------------------------------------------------------------------
+
+    def _decode_get(self, data: bytes) -> tuple[SecretValue, int]:
+        doc = self._json(data)
+        try:
+            return SecretValue(binascii.a2b_base64(doc["Value"])), int(doc["Version"])
+        except (KeyError, TypeError, ValueError):
+            raise LegerError(f"unexpected answer from {self.address} to /api/get") from None
 
     @staticmethod
     def _b64(value: SecretValue) -> str:
