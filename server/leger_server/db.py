@@ -84,8 +84,24 @@ releases = sa.Table(
     sa.UniqueConstraint("user_uuid", "bundle_version", name="uq_release_user_bundle_version"),
 )
 
+# Tokens logged out before they expire (``jti`` of the JWT). Every authenticated request
+# looks here; a row is useless once its token has expired, and is purged then.
+revoked_tokens = sa.Table(
+    "revoked_tokens",
+    metadata,
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column(
+        "user_uuid",
+        sa.String(36),
+        sa.ForeignKey("users.user_uuid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 sa.Index("idx_users_tailnet", users.c.tailnet)
 sa.Index("idx_release_user", releases.c.user_uuid)
+sa.Index("idx_revoked_tokens_expires", revoked_tokens.c.expires_at)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -158,6 +158,13 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _ok("the token's user"), "401": ERROR, "429": ERROR},
                 }
             },
+            "/api/auth/logout": {
+                "post": {
+                    "summary": "Log out this token (the account's other tokens stay valid)",
+                    "security": secured,
+                    "responses": {"200": _ok("logged out"), "401": ERROR},
+                }
+            },
             "/api/me": {
                 "get": {"security": secured, "responses": {"200": _ok("me", user), "401": ERROR}},
                 "patch": {

@@ -14,6 +14,7 @@ from leger_server.db import make_engine
 from leger_server.identity import IdentityVerifier, make_verifier
 from leger_server.ratelimit import RateLimiter
 from leger_server.release_store import ReleaseStore
+from leger_server.revocations import TokenRevocations
 from leger_server.secret_store import SecretStore
 from leger_server.settings import Settings
 from leger_server.tokens import TokenService
@@ -29,6 +30,7 @@ class Services:
     releases: ReleaseStore
     blobs: BlobStore
     tokens: TokenService
+    revocations: TokenRevocations
     verifier: IdentityVerifier
     auth_limiter: RateLimiter
 
@@ -48,6 +50,7 @@ class Services:
             releases=ReleaseStore(engine, blobs, settings),
             blobs=blobs,
             tokens=TokenService(settings.keys.jwt_secret, days=settings.token_days),
+            revocations=TokenRevocations(engine),
             verifier=make_verifier(
                 settings.identity,
                 api_key=settings.tailscale_api_key,

@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 from leger_server.errors import Forbidden, Unauthorized
 from leger_server.services import services
+from leger_server.tokens import TokenClaims
 
 SESSION_COOKIE = "leger_session"
 API_PREFIX = "/api/"
@@ -62,10 +63,25 @@ async def current_user(request: Request) -> dict[str, Any]:
         )
     svc = services(request)
     claims = svc.tokens.verify(token)
-    user = await run_in_threadpool(svc.users.get, claims.user_uuid)
+    revoked, user = await run_in_threadpool(_lookup, svc, claims)
+    if revoked:
+        raise Unauthorized(
+            "this token was logged out", code="token_revoked", action="run: leger auth login"
+        )
     if user is None:
         raise Unauthorized(
             "the account of this token no longer exists", action="run: leger auth login"
         )
     request.scope["leger.user"] = user
+    request.scope["leger.claims"] = claims
     return dict(user)
+
+
+def current_claims(request: Request) -> TokenClaims:
+    """The verified claims of this request's token (after :func:`current_user`)."""
+    claims: TokenClaims = request.scope["leger.claims"]
+    return claims
+
+
+def _lookup(svc: Any, claims: TokenClaims) -> tuple[bool, dict[str, Any] | None]:
+    return svc.revocations.is_revoked(claims.token_id), svc.users.get(claims.user_uuid)

@@ -1,6 +1,7 @@
 """Session tokens: JWT, HS256 only (the algorithm is pinned, never read from the token), ``exp``
 required, 30 days by default. Each token carries a random ``jti``, so two logins within the same
-second still get different tokens (and different CSRF tokens, which derive from the session)."""
+second still get different tokens (and different CSRF tokens, which derive from the session),
+and a token can be logged out on its own (:mod:`leger_server.revocations`)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class TokenClaims:
     tailnet: str
     issued_at: int
     expires_at: int
+    token_id: str  # the jti: what logging this token out records
 
 
 class TokenService:
@@ -34,15 +36,26 @@ class TokenService:
     def __repr__(self) -> str:
         return "TokenService(HS256)"
 
-    def issue(self, *, user_uuid: str, tailscale_user_id: str, email: str, tailnet: str) -> str:
+    def issue(
+        self,
+        *,
+        user_uuid: str,
+        tailscale_user_id: str,
+        email: str,
+        tailnet: str,
+        expires_at: int | None = None,
+    ) -> str:
+        """A new token; it expires after the configured lifetime, or at ``expires_at`` if that
+        is sooner (a browser session never outlives the CLI token it came from)."""
         now = int(time.time())
+        exp = now + self.lifetime if expires_at is None else min(expires_at, now + self.lifetime)
         payload: dict[str, Any] = {
             "sub": user_uuid,
             "tailscale_user_id": tailscale_user_id,
             "email": email,
             "tailnet": tailnet,
             "iat": now,
-            "exp": now + self.lifetime,
+            "exp": exp,
             "jti": secrets.token_urlsafe(16),
         }
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
@@ -53,7 +66,7 @@ class TokenService:
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
-                options={"require": ["exp", "iat", "sub"]},
+                options={"require": ["exp", "iat", "sub", "jti"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized(
@@ -71,6 +84,7 @@ class TokenService:
                 tailnet=str(payload.get("tailnet", "")),
                 issued_at=int(payload["iat"]),
                 expires_at=int(payload["exp"]),
+                token_id=str(payload["jti"]),
             )
         except (TypeError, ValueError):
             raise Unauthorized("malformed token claims") from None

@@ -252,3 +252,52 @@ def test_token_validation_shares_the_auth_rate_limit(tmp_path, login) -> None:
         resp = c.post("/api/auth/validate", headers=bearer(token))
         assert resp.status_code == 429
         assert resp.json()["error"]["code"] == "rate_limited" and "retry in" in str(resp.json())
+
+
+def test_logout_revokes_that_token_only(client: TestClient, login) -> None:
+    first, second = login(client, "u-out"), login(client, "u-out", device_id="d-other")
+    assert client.post("/api/auth/logout", headers=bearer(first)).json() == {
+        "success": True,
+        "data": {"logged_out": True},
+    }
+    resp = client.get("/api/me", headers=bearer(first))
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "token_revoked"
+    assert client.post("/api/auth/logout", headers=bearer(first)).status_code == 401
+    assert client.get("/api/me", headers=bearer(second)).status_code == 200  # other machine
+    assert client.post("/api/auth/logout").status_code == 401  # no token: nothing to log out
+
+
+def test_tokens_without_a_jti_are_refused(client: TestClient, app_settings) -> None:
+    now = int(time.time())
+    legacy = jwt.encode(
+        {"sub": user_uuid_for("u1"), "iat": now, "exp": now + 60},
+        app_settings.keys.jwt_secret,
+        algorithm="HS256",
+    )
+    assert client.get("/api/me", headers=bearer(legacy)).status_code == 401
+
+
+def test_revocations_of_expired_tokens_are_purged(app_settings) -> None:
+    import sqlalchemy as sa
+
+    from leger_server.db import make_engine, migrate, revoked_tokens
+    from leger_server.revocations import TokenRevocations
+    from leger_server.tokens import TokenClaims
+
+    engine = make_engine(app_settings.database_url)
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (user_uuid, tailscale_user_id, tailscale_email, "
+                             "tailnet, created_at, last_seen, total_authentications) VALUES "
+                             "('u', 't', 'e', 'n', '2026-01-01', '2026-01-01', 0)"))  # fmt: skip
+    store = TokenRevocations(engine)
+    now = int(time.time())
+    old = TokenClaims("u", "t", "e", "n", now - 100, now - 10, "expired-jti")
+    new = TokenClaims("u", "t", "e", "n", now, now + 600, "live-jti")
+    store.revoke(old)
+    store.revoke(new)
+    store.revoke(new)  # twice: still one row, no error
+    with engine.connect() as conn:
+        jtis = sorted(r.jti for r in conn.execute(sa.select(revoked_tokens.c.jti)))
+    assert jtis == ["live-jti"]
+    assert store.is_revoked("live-jti") and not store.is_revoked("expired-jti")

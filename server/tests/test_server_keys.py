@@ -107,12 +107,34 @@ def test_rotate_key_with_env_keys_needs_no_new(tmp_path):
 def test_migrate_is_idempotent(tmp_path):
     args = ("migrate", "--data-dir", str(tmp_path / "d"), "--identity", "dev")
     first = _cli(*args)
-    assert first.returncode == 0 and "revision 0001 (was empty)" in first.stdout
+    assert first.returncode == 0 and "revision 0002 (was empty)" in first.stdout
     second = _cli(*args)
-    assert second.returncode == 0 and "revision 0001 (was 0001)" in second.stdout
+    assert second.returncode == 0 and "revision 0002 (was 0002)" in second.stdout
     engine = make_engine(f"sqlite:///{tmp_path / 'd' / 'leger.db'}")
     tables = set(sa.inspect(engine).get_table_names())
     assert {"users", "secrets", "releases", "configurations", "deployments"} <= tables
+    assert "revoked_tokens" in tables
+
+
+def test_a_database_from_before_revocations_is_upgraded_keeping_its_data(tmp_path):
+    from leger_server.db import migrate
+
+    data = tmp_path / "d"
+    data.mkdir()
+    engine = make_engine(f"sqlite:///{data / 'leger.db'}")
+    migrate(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (user_uuid, tailscale_user_id, tailscale_email, "
+                             "tailnet, created_at, last_seen, total_authentications) VALUES "
+                             "('u-old', 't-old', 'old@example.com', 'n', '2026-01-01', "
+                             "'2026-01-01', 3)"))  # fmt: skip
+    result = _cli("migrate", "--data-dir", str(data), "--identity", "dev")
+    assert result.returncode == 0 and "revision 0002 (was 0001)" in result.stdout
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT tailscale_email FROM users")).scalar() == (
+            "old@example.com"
+        )
+    assert "revoked_tokens" in sa.inspect(engine).get_table_names()
 
 
 @pytest.mark.postgres

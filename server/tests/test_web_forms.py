@@ -84,7 +84,9 @@ def test_an_expired_session_lands_on_login_saying_so(server: RunningServer) -> N
     secret = base64.b64decode(keys["jwt_secret"])
     now = int(time.time())
     expired = jwt.encode(
-        {"sub": user_uuid, "iat": now - 100, "exp": now - 10}, secret, algorithm="HS256"
+        {"sub": user_uuid, "iat": now - 100, "exp": now - 10, "jti": "old-session"},
+        secret,
+        algorithm="HS256",
     )
     client = httpx.Client(base_url=server.url, cookies={"leger_session": expired})
     resp = client.get("/api-keys", follow_redirects=False)
@@ -377,3 +379,40 @@ def test_every_form_refuses_a_post_without_its_csrf_token(
         assert (got["name"], got["git_url"]) == ("kept", "https://example.com/k.git")
         assert api.get("/api/me").json()["data"]["display_name"] == "Alice"
     assert alice.client.get("/settings", follow_redirects=False).status_code == 200  # still in
+
+
+def test_logout_logs_the_sessions_token_out_on_the_server(
+    server: RunningServer, alice: BrowserSession
+) -> None:
+    """A copy of the cookie (another tab, a stolen one) is useless after logout, while the
+    CLI's token, which the session came from, stays logged in."""
+    cookie = alice.client.cookies["leger_session"]
+    page = alice.client.get("/settings")
+    assert alice.post_form("/logout", {}, csrf=csrf_from(page.text)).status_code == 303
+    copy = httpx.get(f"{server.url}/api-keys", cookies={"leger_session": cookie},
+                     follow_redirects=False)  # fmt: skip
+    assert copy.status_code == 303 and copy.headers["location"].startswith("/login")
+    api = httpx.get(f"{server.url}/api/me", headers={"Authorization": f"Bearer {cookie}"})
+    assert api.status_code == 401 and api.json()["error"]["code"] == "token_revoked"
+    with server.api(alice.token) as cli:
+        assert cli.get("/api/me").status_code == 200
+
+
+def test_a_logged_out_cli_token_cannot_start_a_browser_session(server: RunningServer) -> None:
+    token = server.login(f"gone-{time.monotonic_ns()}")
+    with server.api(token) as api:
+        assert api.post("/api/auth/logout").status_code == 200
+    resp = httpx.get(f"{server.url}/auth", params={"token": token}, follow_redirects=False)
+    assert resp.status_code == 401 and "logged out" in resp.text
+    assert "leger_session" not in resp.headers.get("set-cookie", "")
+
+
+def test_the_browser_session_never_outlives_the_cli_token(server: RunningServer) -> None:
+    token = server.login(f"short-{time.monotonic_ns()}")
+    cli_exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    resp = httpx.get(f"{server.url}/auth", params={"token": token}, follow_redirects=False)
+    session = resp.cookies["leger_session"]
+    assert jwt.decode(session, options={"verify_signature": False})["exp"] <= cli_exp
+    assert session != token
+    max_age = int(resp.headers["set-cookie"].split("Max-Age=")[1].split(";")[0])
+    assert 0 < max_age <= cli_exp - time.time() + 1

@@ -80,6 +80,10 @@ class CloudClient:
         data: dict[str, Any] = self._request("GET", "/api/me", what="your account")
         return data
 
+    def logout(self) -> None:
+        """Log this client's token out on the server (it gets 401 from now on)."""
+        self._request("POST", "/api/auth/logout", what="logging out")
+
     def set_display_name(self, display_name: str | None) -> dict[str, Any]:
         data: dict[str, Any] = self._request(
             "PATCH", "/api/me", json={"display_name": display_name}, what="your account"

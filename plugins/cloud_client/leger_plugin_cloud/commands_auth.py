@@ -105,12 +105,31 @@ def status(as_json: bool, offline: bool) -> None:
 
 
 @auth_group.command(name="logout")
-def logout() -> None:
-    """Forget the token and the account info on this machine."""
-    from leger_plugin_cloud.session import forget_account
+@click.option("--local", is_flag=True, help="Only forget the token here; do not ask the server.")
+def logout(local: bool) -> None:
+    """Log the token out on the server, then forget it and the account info on this machine.
+    Other machines and the browser stay logged in. If the server cannot be reached, the token
+    is forgotten here all the same and stays valid until it expires (this says so)."""
+    from leger_core.errors import DeniedError, LegerError
+    from leger_plugin_cloud.session import current_client, forget_account
 
+    problem = None
+    if not local and read_account() is not None:
+        try:
+            with current_client() as client:
+                client.logout()
+        except DeniedError:
+            pass  # no token here, or the server refuses it already: nothing left to revoke
+        except LegerError as exc:
+            problem = str(exc)
     account = forget_account()
     if account is None:
         click.echo("Not logged in.")
-    else:
-        click.echo(f"Logged out of {account.get('server')}; token removed.")
+        return
+    click.echo(f"Logged out of {account.get('server')}; token removed.")
+    if problem is not None:
+        click.echo(
+            f"Warning: the server was not told ({problem}); the token stays valid until it "
+            "expires.",
+            err=True,
+        )

@@ -28,11 +28,28 @@ def test_login_saves_account_without_token_and_a_0600_token_file(leger_server, l
 
 
 def test_logout_forgets_token_and_account(logged_in, leger_cli):
+    import json
+
+    import httpx
+
+    token = json.loads((leger_cli.state_dir / "cloud-token.json").read_text())
+    token = next(iter(token.values())) if isinstance(token, dict) else token
     assert "Logged out" in leger_cli("auth", "logout").stdout
     assert not (leger_cli.state_dir / "account.json").exists()
     assert not (leger_cli.state_dir / "cloud-token.json").exists()
     err = leger_cli("secrets", "list", expect=6).stderr
     assert "leger auth login" in err
+    # ...and the server was told: a copy of the token is refused from now on.
+    resp = httpx.get(logged_in.url + "/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "token_revoked"
+
+
+def test_logout_with_the_server_down_still_forgets_and_says_so(leger_server, leger_cli):
+    leger_cli("auth", "login", "--server", leger_server.url)
+    leger_server.stop()
+    result = leger_cli("auth", "logout")
+    assert "Logged out" in result.stdout and not (leger_cli.state_dir / "account.json").exists()
+    assert "the server was not told" in result.stderr and "stays valid" in result.stderr
 
 
 def test_login_without_identity_is_a_config_error(leger_server, leger_cli, tmp_path):

@@ -1,5 +1,5 @@
 """Login and the account: ``POST /api/auth/cli``, ``POST /api/auth/validate``,
-``GET|PATCH /api/me``."""
+``POST /api/auth/logout``, ``GET|PATCH /api/me``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.routing import Route
 from leger_server.http import ok, read_json_object
 from leger_server.identity import IdentityClaim
 from leger_server.services import services
-from leger_server.session import current_user
+from leger_server.session import current_claims, current_user
 
 
 def _client_key(request: Request) -> str:
@@ -40,6 +40,15 @@ async def auth_validate(request: Request) -> JSONResponse:
     return ok({"user": user})
 
 
+async def auth_logout(request: Request) -> JSONResponse:
+    """Log out the token this request carries: from now on it gets 401 ``token_revoked``.
+    The account's other tokens (another machine, the browser) stay logged in."""
+    await current_user(request)
+    claims = current_claims(request)
+    await run_in_threadpool(services(request).revocations.revoke, claims)
+    return ok({"logged_out": True})
+
+
 async def me(request: Request) -> JSONResponse:
     return ok(await current_user(request))
 
@@ -58,6 +67,7 @@ async def patch_me(request: Request) -> JSONResponse:
 
 routes = [
     Route("/api/auth/cli", auth_cli, methods=["POST"]),
+    Route("/api/auth/logout", auth_logout, methods=["POST"]),
     Route("/api/auth/validate", auth_validate, methods=["POST"]),
     Route("/api/me", me, methods=["GET"]),
     Route("/api/me", patch_me, methods=["PATCH"]),

@@ -2,11 +2,14 @@
 
 ``/auth`` checks the CLI's token, then starts a browser session under a token of its own (so the
 token that passed through the URL, and maybe the browser history, is not the cookie's), kept in
-an HttpOnly, SameSite=Strict cookie that scripts cannot read and other sites cannot send.
+an HttpOnly, SameSite=Strict cookie that scripts cannot read and other sites cannot send. The
+session never outlives the CLI token it came from, and ``/logout`` logs its token out on the
+server (the CLI's token stays logged in).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -16,7 +19,7 @@ from starlette.routing import Route
 
 from leger_server.errors import ApiError, Unauthorized
 from leger_server.services import services
-from leger_server.session import SESSION_COOKIE
+from leger_server.session import SESSION_COOKIE, current_claims
 from leger_server.tokens import TokenClaims
 from leger_server.web import csrf
 from leger_server.web.forms import read_form
@@ -56,6 +59,12 @@ async def _check_link(request: Request, token: str) -> tuple[TokenClaims, User] 
         return _login_page(request, error=f"{message} Run the command below.", status=401)
     except ApiError as exc:
         return _login_page(request, error=exc.message, status=exc.status)
+    if await run_in_threadpool(svc.revocations.is_revoked, claims.token_id):
+        return _login_page(
+            request,
+            error="This login link's token was logged out. Run the command below.",
+            status=401,
+        )
     user = await run_in_threadpool(svc.users.get, claims.user_uuid)
     if user is None:
         return _login_page(
@@ -71,12 +80,13 @@ def _start_session(request: Request, claims: TokenClaims) -> Response:
         tailscale_user_id=claims.tailscale_user_id,
         email=claims.email,
         tailnet=claims.tailnet,
+        expires_at=claims.expires_at,  # no longer than the CLI token it came from
     )
     response = redirect("/api-keys")
     response.set_cookie(
         SESSION_COOKIE,
         session,
-        max_age=svc.tokens.lifetime,
+        max_age=svc.tokens.verify(session).expires_at - int(time.time()),
         path="/",
         httponly=True,
         samesite="strict",
@@ -138,6 +148,8 @@ async def login(request: Request) -> Response:
 
 @action
 async def logout(request: Request, user: User, form: dict[str, str]) -> Response:
+    # The session's own token, logged out on the server: a copy of the cookie is useless now.
+    await run_in_threadpool(services(request).revocations.revoke, current_claims(request))
     response = redirect("/login?logged_out=1")
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
