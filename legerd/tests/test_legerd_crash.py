@@ -1,10 +1,13 @@
-"""SIGKILL at random moments during concurrent writes: every acknowledged write survives."""
+"""SIGKILL at random moments during concurrent writes: every acknowledged write survives, and
+so does its audit line (synced before the write was made)."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
+from collections import Counter
 
 import pytest
 
@@ -21,6 +24,7 @@ class Acked:
     def __init__(self) -> None:
         self.versions: list[tuple[str, int, bytes]] = []
         self.deleted: list[tuple[str, int]] = []
+        self.puts: Counter[str] = Counter()  # acknowledged puts per name
 
 
 def writer(daemon, worker: int, round_no: int, acked: Acked, stop: threading.Event) -> None:
@@ -32,6 +36,7 @@ def writer(daemon, worker: int, round_no: int, acked: Acked, stop: threading.Eve
             value = f"r{round_no}-w{worker}-n{n}".encode()
             try:
                 version = client.put(name, SecretValue(value))
+                acked.puts[name] += 1
                 acked.versions.append((name, version, value))
                 if worker == 0 and version > 1:
                     # Also delete what was just written (never the active version 1). Once the
@@ -73,9 +78,23 @@ def test_acknowledged_writes_survive_sigkill(legerd_daemon) -> None:
             with pytest.raises(NotFoundError):
                 client.get(name, version)
         client.close()
+        _assert_every_acknowledged_write_was_audited(legerd_daemon, acked)
+        rounds = round_no + 1
         if time.monotonic() - started > 30:  # bounded on a busy machine
             break
+    assert rounds >= 5, f"only {rounds} kill rounds ran"
     assert len(acked.versions) > 100, "the test did not write enough to mean anything"
     assert acked.deleted, "no deletion was acknowledged"
     leftovers = list(legerd_daemon.state_dir.glob(".secrets.db.*.tmp"))
     assert not leftovers, "stale temp files of killed writes are cleaned at start"
+
+
+def _assert_every_acknowledged_write_was_audited(daemon, acked: Acked) -> None:
+    """Its line is synced before the action runs, so a SIGKILL can lose an action whose line
+    is on disk, never the other way round: lines >= acknowledged actions, name by name."""
+    lines = [json.loads(x) for x in (daemon.state_dir / "audit.log").read_text().splitlines()]
+    put_lines = Counter(x["secret"] for x in lines if x["action"] == "put" and x["authorized"])
+    for name, count in acked.puts.items():
+        assert put_lines[name] >= count, (name, put_lines[name], count)
+    deletes = {(x["secret"], x["version"]) for x in lines if x["action"] == "delete"}
+    assert set(acked.deleted) <= deletes
