@@ -26,3 +26,21 @@ def test_container_sees_the_exact_value_and_no_argv_holds_it(
     assert watch.hits == [] and watch.scans > 10
     assert any(b"podman" in c for c in watch.commands)
     assert not path.exists()
+
+
+def test_what_podman_inspect_shows(leger_home, secrets_in_legerd, podman_env):
+    """docs/strategies.md: podman copies --env-file into the container's config, so the value
+    is in Config.Env from the moment the container is created (to the user who owns it)."""
+    leger_home.write_config({"services": {"openwebui": {"env": {"OPENAI_API_KEY": "team/openai"}}}})
+    secrets_in_legerd("team/openai", "sk-inspect-envfile-42")
+    assert leger_home.run("secrets", "fetch", "openwebui").returncode == 0
+    name = "leger-envfile-inspect"
+    path = leger_home.env_file("openwebui")
+    podman_env.run(["create", "--name", name, "--env-file", str(path), podman_env.image, "true"])
+    try:
+        assert (
+            "OPENAI_API_KEY=sk-inspect-envfile-42"
+            in podman_env.run(["inspect", name]).stdout.decode()
+        )
+    finally:
+        podman_env.run(["rm", "-f", name])

@@ -81,6 +81,36 @@ def test_container_gets_the_exact_values_and_runs_its_command(tcp_legerd, podman
 
 
 @pytest.mark.podman
+def test_podman_inspect_shows_no_value(tcp_legerd, podman_env, tmp_path):
+    """docs/strategies.md: the value exists only inside the started container; its config
+    holds LEGERD_ADDR and the token is a mounted file, so inspect shows neither value."""
+    put(tcp_legerd, "app/key", "sk-inspect-init-77")
+    script = tmp_path / "web.sh"
+    script.write_text(render_script("web", [("APP_KEY", "app/key")]))
+    script.chmod(0o755)
+    expected = tmp_path / "expected"  # compared inside, so the value is in no argument
+    expected.write_text("sk-inspect-init-77")
+    name = "leger-initscript-inspect"
+    podman_env.run([
+        "create", "--name", name, "--network=host",
+        "-v", f"{script}:{SCRIPT_PATH_IN_CONTAINER}:ro",
+        "-v", f"{tcp_legerd.token_file}:/run/secrets/leger_token:ro",
+        "-v", f"{expected}:/expected:ro",
+        "-e", f"LEGERD_ADDR={tcp_legerd.addr}", "--entrypoint", SCRIPT_PATH_IN_CONTAINER,
+        podman_env.image, "sh", "-c", 'test "$APP_KEY" = "$(cat /expected)"',
+    ])  # fmt: skip
+    try:
+        started = podman_env.run(["start", "--attach", name], check=False)
+        assert started.returncode == 0, started.stderr  # the container did get the value
+        inspect = podman_env.run(["inspect", name]).stdout.decode()
+        assert "sk-inspect-init-77" not in inspect
+        assert f"LEGERD_ADDR={tcp_legerd.addr}" in inspect
+        assert tcp_legerd.token_file.read_text().strip() not in inspect
+    finally:
+        podman_env.run(["rm", "-f", name])
+
+
+@pytest.mark.podman
 def test_rotation_reaches_the_next_start(tcp_legerd, podman_env, tmp_path):
     put(tcp_legerd, "app/key", "first")
     script = tmp_path / "web.sh"
