@@ -33,11 +33,19 @@ def test_sync_podman_refreshes_the_services_podman_secrets(
         )
         assert run.stdout == b"[sk-cloud-1]"
 
+        def secret_id() -> bytes:
+            return podman_env.run(["secret", "inspect", "--format", "{{.ID}}", name]).stdout
+
+        first_id = secret_id()
+        leger_cli("secrets", "sync", "--podman", env=env)  # nothing changed in the account
+        assert secret_id() == first_id  # the podman secret was left alone
+
         leger_cli("secrets", "set", "openai_api_key", input="sk-cloud-2")
         leger_cli("secrets", "sync", "--podman", env=env)
         run = podman_env.run_container(
             ["--secret", f"{name},type=env,target=K"], 'printf "[%s]" "$K"'
         )
         assert run.stdout == b"[sk-cloud-2]"
+        assert secret_id() != first_id  # changed: removed and created again (no --replace)
     finally:
         podman_env.run(["secret", "rm", name], check=False)
