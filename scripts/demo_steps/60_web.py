@@ -162,6 +162,15 @@ def run(demo: Demo) -> None:
                 + ("" if demo.keep else " (run with --keep to look at it)")
             )
 
+    demo.say("Logging out tells the server, so every copy of the token stops working:")
+    demo.sh(["leger", "auth", "logout"], env={"LEGER_TOKEN_STORE": "file"})
+    with httpx.Client(base_url=url, timeout=10) as api:
+        after = api.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    code = after.json().get("error", {}).get("code")
+    if after.status_code != 401 or code != "token_revoked":
+        raise DemoFailed(f"the logged-out token still works: {after.status_code} {code}")
+    demo.say(f"GET /api/me with the old token → {after.status_code} {code}")
+
 
 def _screenshot(link: str, path: Path) -> None:
     from playwright.sync_api import sync_playwright
