@@ -370,3 +370,20 @@ def test_concurrent_first_logins_make_one_user(shared_server, fresh_user):
     assert len({u["user_uuid"] for u in users}) == 1
     with shared_server.api(shared_server.login(fresh_user)) as api:
         assert api.get("/api/me").json()["data"]["total_authentications"] == 9
+
+
+def test_logout_revokes_one_token_on_every_storage(shared_server, fresh_user):
+    """Migration 0002 and the revocation store on SQLite and PostgreSQL alike, two logouts of
+    the same token included (on PostgreSQL the second insert aborts its transaction)."""
+    import concurrent.futures
+
+    out, kept = shared_server.login(fresh_user), shared_server.login(fresh_user)
+    with shared_server.api(out) as api:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda _: api.post("/api/auth/logout").status_code, [0, 1]))
+        # One of the two logs it out; the other finds it logged out already (or also succeeds).
+        assert 200 in answers and set(answers) <= {200, 401}, answers
+        resp = api.get("/api/secrets")
+        assert resp.status_code == 401 and resp.json()["error"]["code"] == "token_revoked"
+    with shared_server.api(kept) as api:
+        assert api.get("/api/secrets").status_code == 200
