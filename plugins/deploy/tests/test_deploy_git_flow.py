@@ -18,6 +18,7 @@ def _bump_litellm(repo, tag: str = "main-v1.56.0") -> str:
 def test_install_update_rollback_with_a_real_git_repository(cli, repo, systemctl, quadlets):
     first = repo.git("rev-parse", "HEAD").strip()
     result = cli("deploy", "install", str(repo.path), "--yes")
+    assert f"Fetching {repo.path} (default branch) …" in result.output  # progress, on stderr
     assert "Installed ai-stack" in result.output
     target = quadlets / "ai-stack"
     v1 = {p.name: p.read_bytes() for p in target.iterdir()}

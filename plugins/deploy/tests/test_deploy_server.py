@@ -41,12 +41,17 @@ def test_install_and_update_a_bundle_release_by_name(
     cli("releases", "upload", str(bundle))
     result = cli("deploy", "install", "ai-stack", "--yes")
     assert "Installed ai-stack" in result.output
+    # progress for the download (on stderr), then the summary
+    assert "Downloading release ai-stack v1 (" in result.output
+    assert "100% of " in result.output
     assert (quadlets / "ai-stack/litellm.container").read_bytes() == repo.read("litellm.container")
     listed = json.loads(cli("deploy", "list", "--json").output)
     assert listed[0]["source"]["location"] == "server:ai-stack"
     assert listed[0]["version"] == "1"
 
-    assert "up to date (1)" in cli("update", "--yes").output
+    unchanged = cli("update", "--yes").output
+    assert "up to date (1)" in unchanged
+    assert "Downloading" not in unchanged  # nothing new: no bundle was fetched
 
     _bump(repo, "main-v1.55.8", "main-v1.60.0", 2)
     make_bundle(repo.path, bundle)
