@@ -301,3 +301,20 @@ def test_revocations_of_expired_tokens_are_purged(app_settings) -> None:
         jtis = sorted(r.jti for r in conn.execute(sa.select(revoked_tokens.c.jti)))
     assert jtis == ["live-jti"]
     assert store.is_revoked("live-jti") and not store.is_revoked("expired-jti")
+
+
+def test_the_rate_limit_counts_each_client_behind_a_local_proxy(leger_server_factory) -> None:
+    """docs/server.md: from a trusted proxy (127.0.0.1 by default) the client is the one in
+    X-Forwarded-For, so users behind the proxy do not share one counter."""
+    import httpx
+
+    server = leger_server_factory(env={"LEGER_SERVER_AUTH_RATE_LIMIT": "2"})
+    body = {"user_id": "u", "email": "u@e", "tailnet": "t", "device_id": "d"}
+
+    def login_from(client_ip: str) -> int:
+        resp = httpx.post(server.url + "/api/auth/cli", json=body,
+                          headers={"X-Forwarded-For": client_ip})  # fmt: skip
+        return resp.status_code
+
+    assert [login_from("192.0.2.10") for _ in range(3)] == [200, 200, 429]
+    assert login_from("192.0.2.11") == 200  # another client behind the same proxy
