@@ -416,3 +416,24 @@ def test_the_browser_session_never_outlives_the_cli_token(server: RunningServer)
     assert session != token
     max_age = int(resp.headers["set-cookie"].split("Max-Age=")[1].split(";")[0])
     assert 0 < max_age <= cli_exp - time.time() + 1
+
+
+def test_home_with_a_session_is_the_api_keys_page(server: RunningServer, alice: BrowserSession):
+    resp = alice.client.get("/", follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/api-keys"
+
+
+def test_release_cards_show_name_version_source_updated_and_deploy_command(
+    server: RunningServer, alice: BrowserSession
+) -> None:
+    with server.api(alice.token) as api:
+        made = api.post(
+            "/api/releases",
+            json={"name": "cards", "git_url": "https://example.com/c.git", "git_branch": "dev"},
+        ).json()["data"]
+    page = alice.client.get("/releases").text
+    card = page[page.index(f'id="r-{made["id"]}"') :].split("</li>")[0]
+    assert ">cards</a>" in card and "Version 1 · Git" in card
+    assert "https://example.com/c.git" in card and "<dd>dev</dd>" in card
+    assert f'<time datetime="{made["updated_at"]}">' in card
+    assert "leger deploy install cards" in card
