@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from leger_server.errors import Forbidden, Unauthorized
-from leger_server.services import services
+from leger_server.services import Services, services
 from leger_server.tokens import TokenClaims
 
 SESSION_COOKIE = "leger_session"
@@ -83,5 +83,5 @@ def current_claims(request: Request) -> TokenClaims:
     return claims
 
 
-def _lookup(svc: Any, claims: TokenClaims) -> tuple[bool, dict[str, Any] | None]:
+def _lookup(svc: Services, claims: TokenClaims) -> tuple[bool, dict[str, Any] | None]:
     return svc.revocations.is_revoked(claims.token_id), svc.users.get(claims.user_uuid)
