@@ -37,13 +37,6 @@ def runtime_path() -> str:
     return os.path.join(base, "leger")
 
 
-def runtime_dir() -> Path:
-    """:func:`runtime_path` as a ``Path``."""
-    from pathlib import Path
-
-    return Path(runtime_path())
-
-
 def account_file() -> Path:
     """The logged-in account (server URL, user_uuid, email; never the token), written by
     ``leger auth login``."""
