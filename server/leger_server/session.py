@@ -63,7 +63,7 @@ async def current_user(request: Request) -> dict[str, Any]:
         )
     svc = services(request)
     claims = svc.tokens.verify(token)
-    revoked, user = await run_in_threadpool(_lookup, svc, claims)
+    revoked, user = await run_in_threadpool(token_state, svc, claims)
     if revoked:
         raise Unauthorized(
             "this token was logged out", code="token_revoked", action="run: leger auth login"
@@ -83,5 +83,7 @@ def current_claims(request: Request) -> TokenClaims:
     return claims
 
 
-def _lookup(svc: Services, claims: TokenClaims) -> tuple[bool, dict[str, Any] | None]:
+def token_state(svc: Services, claims: TokenClaims) -> tuple[bool, dict[str, Any] | None]:
+    """Whether a verified token was logged out, and its user (None if the account is gone):
+    what a session and a login link both need beyond the signature. Blocking (database)."""
     return svc.revocations.is_revoked(claims.token_id), svc.users.get(claims.user_uuid)

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from leger_server.errors import ApiError, Unauthorized
 from leger_server.services import services
-from leger_server.session import SESSION_COOKIE, current_claims
+from leger_server.session import SESSION_COOKIE, current_claims, token_state
 from leger_server.tokens import TokenClaims
 from leger_server.web import csrf
 from leger_server.web.forms import read_form
@@ -59,13 +59,13 @@ async def _check_link(request: Request, token: str) -> tuple[TokenClaims, User] 
         return _login_page(request, error=f"{message} Run the command below.", status=401)
     except ApiError as exc:
         return _login_page(request, error=exc.message, status=exc.status)
-    if await run_in_threadpool(svc.revocations.is_revoked, claims.token_id):
+    revoked, user = await run_in_threadpool(token_state, svc, claims)
+    if revoked:
         return _login_page(
             request,
             error="This login link's token was logged out. Run the command below.",
             status=401,
         )
-    user = await run_in_threadpool(svc.users.get, claims.user_uuid)
     if user is None:
         return _login_page(
             request, error="The account of this login link no longer exists.", status=401
