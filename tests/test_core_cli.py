@@ -71,3 +71,46 @@ def test_every_error_class_has_a_documented_exit_code():
 
     for cls in [LegerError, *subclasses(LegerError)]:
         assert cls.exit_code in EXIT_CODES, cls
+
+
+def _bash_complete(line: str, tmp_path) -> list[str]:
+    """What bash offers after ``line`` once ``leger completion bash`` is sourced, asked the
+    way bash asks it (COMP_WORDS/COMP_CWORD, then COMPREPLY), with the real ``leger``."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    leger = Path(sys.executable).with_name("leger")
+    env = {
+        "PATH": f"{leger.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(tmp_path),
+        "LEGER_CONFIG": str(tmp_path / "config.toml"),
+    }
+    words = line.split(" ")
+    script = (
+        'eval "$(leger completion bash)"\n'
+        f"COMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
+        "_leger_completion leger\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    bash = shutil.which("bash")
+    assert bash
+    out = subprocess.run(
+        [bash, "--norc", "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout.split()
+
+
+def test_bash_completion_offers_commands_and_subcommands(tmp_path):
+    assert {"config", "completion", "plugins"} <= set(_bash_complete("leger ", tmp_path))
+    assert _bash_complete("leger con", tmp_path) == ["config"]
+    assert set(_bash_complete("leger config ", tmp_path)) >= {"get", "set", "unset", "path"}
+
+
+def test_completion_refuses_an_unknown_shell(run_leger):
+    result = run_leger("completion", "tcsh")
+    assert result.returncode == 2
+    assert "'tcsh' is not one of 'bash', 'zsh', 'fish'" in result.stderr
+    assert result.stdout == ""

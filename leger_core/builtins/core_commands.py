@@ -24,6 +24,7 @@ REGISTER_HOOKS = {
 def leger_register_commands(cli: click.Group) -> None:
     cli.add_command(plugins_command)
     cli.add_command(config_group)
+    cli.add_command(completion_command)
 
 
 @click.command(name="plugins")
@@ -112,3 +113,28 @@ def config_unset(leger: Leger, key: str) -> None:
     if not leger.config.unset(key):
         raise NotFoundError(f"{key!r} is not set in {leger.config.path}")
     click.echo(f"Removed {key} from {leger.config.path}")
+
+
+COMPLETION_SHELLS = ("bash", "zsh", "fish")
+
+
+@click.command(name="completion")
+@click.argument("shell", type=click.Choice(COMPLETION_SHELLS))
+@click.pass_context
+def completion_command(ctx: click.Context, shell: str) -> None:
+    """Print the shell completion script for SHELL (click's own).
+
+    \b
+    bash: eval "$(leger completion bash)"   in ~/.bashrc
+    zsh:  eval "$(leger completion zsh)"    in ~/.zshrc
+    fish: leger completion fish > ~/.config/fish/completions/leger.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    root = ctx.find_root().command
+    # The script calls `leger` back with _LEGER_COMPLETE set; click answers that in
+    # cli.main() before any command runs, so completions never touch config or legerd.
+    completer = get_completion_class(shell)
+    if completer is None:  # click dropped a shell that COMPLETION_SHELLS still names
+        raise click.UsageError(f"click has no completion for {shell}")
+    click.echo(completer(root, {}, "leger", "_LEGER_COMPLETE").source())
