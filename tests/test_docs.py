@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -107,3 +108,38 @@ def test_every_hook_example_runs_and_registers_as_a_plugin(leger_pm):
         implemented |= {n for n in vars(module) if n.startswith("leger_")}
         leger_pm.unregister(module)
     assert set(HOOKS) <= implemented, set(HOOKS) - implemented
+
+
+def test_docs_site_builds_strict(tmp_path):
+    """`mkdocs build --strict` (mkdocs.yml): a broken link, a missing page or a page left out
+    of the nav fails the build, so the site a user reads has no dead ends."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cli" / "index.html").is_file()
+    assert (tmp_path / "plugins" / "hooks" / "index.html").is_file()
+
+
+def test_docs_site_refuses_a_broken_link(tmp_path):
+    """The strict build is what catches dead links: the same docs plus one broken link fail."""
+    import shutil
+
+    docs = tmp_path / "docs"
+    shutil.copytree(ROOT / "docs", docs)
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    with (docs / "index.md").open("a") as f:
+        f.write("\nSee [the missing page](no-such-page.md).\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "s")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode != 0
+    assert "no-such-page.md" in result.stderr
