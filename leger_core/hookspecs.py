@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     import click
 
     from leger_core.config import Config
+    from leger_core.context import Leger
     from leger_core.models import ServiceSecret
+    from leger_core.status import StatusCheck
 
 hookspec = pluggy.HookspecMarker("leger")
 
@@ -95,4 +97,16 @@ def leger_register_fast_commands(register: Callable[[str, str], None]) -> None:
     (given ``argv`` after the command words, returning an exit code) without discovering plugins
     or importing click. The full click command must behave the same; the fast path is only an
     optimisation and is skipped when the cache is missing or stale.
+    """
+
+
+@hookspec
+def leger_status(leger: Leger) -> list[StatusCheck] | None:
+    """What this plugin knows about the machine's health, for ``leger status``: a list of
+    :class:`leger_core.status.StatusCheck` (``ok`` False with an ``action`` when something needs
+    doing).
+
+    Every implementation is called, all at once in threads, and the checks are shown grouped by
+    section; ``leger status`` exits non-zero when any check is not ok. Bound every network call
+    with :data:`leger_core.status.QUICK_TIMEOUT`; never put a secret value in a check.
     """

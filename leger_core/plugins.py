@@ -29,6 +29,7 @@ DEFAULT_PLUGINS = (
     "leger_core.builtins.core_commands",
     "leger_core.builtins.config_services",
     "leger_core.builtins.static_identity",
+    "leger_core.builtins.status_command",
 )
 
 

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     import click
 
     from leger_core.config import Config
+    from leger_core.context import Leger
     from leger_core.models import ServiceSecret
+    from leger_core.status import StatusCheck
 
 
 def _git(leger: Any) -> Any:
@@ -66,6 +68,13 @@ def leger_service_names(config: Config) -> list[str] | None:
     from leger_plugin_deploy.secrets import service_names
 
     return service_names()
+
+
+@hookimpl
+def leger_status(leger: Leger) -> list[StatusCheck]:
+    from leger_plugin_deploy.status import deployment_checks
+
+    return deployment_checks(leger)
 
 
 def leger_service_secrets_inputs(config: Config) -> list[str]:

@@ -69,7 +69,7 @@ def legerd_address(config: Config | None = None) -> str:
     return default_socket()
 
 
-def client_from_config(config: Any) -> SetecClient:
+def client_from_config(config: Any, *, timeout: float = 5.0) -> SetecClient:
     """A client for the configured legerd; a bearer token comes from ``$LEGERD_TOKEN`` or the
     file named by config ``legerd.token_file`` (never from the config file itself)."""
     token = os.environ.get("LEGERD_TOKEN")
@@ -84,7 +84,7 @@ def client_from_config(config: Any) -> SetecClient:
             raise ConfigError(
                 f"cannot read legerd.token_file {token_file}: {exc.strerror}"
             ) from None
-    return SetecClient(legerd_address(config), token=token or None)
+    return SetecClient(legerd_address(config), token=token or None, timeout=timeout)
 
 
 class _UnixHTTP:

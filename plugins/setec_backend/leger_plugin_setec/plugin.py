@@ -9,6 +9,9 @@ from leger_core import hookimpl
 if TYPE_CHECKING:
     import click
 
+    from leger_core.context import Leger
+    from leger_core.status import StatusCheck
+
 
 @hookimpl
 def leger_register_secret_backends(register: Any) -> None:
@@ -22,3 +25,10 @@ def leger_register_commands(cli: click.Group) -> None:
     from leger_plugin_setec.commands import local
 
     cli.add_command(local)
+
+
+@hookimpl
+def leger_status(leger: Leger) -> list[StatusCheck]:
+    from leger_plugin_setec.status import legerd_status
+
+    return [legerd_status(leger)]
