@@ -41,7 +41,7 @@ def _check(dep: Deployment, files: dict[str, str], systemctl: Systemctl) -> Stat
             f"leger deploy rollback {dep.name}"
         )
     active = len(units) - len(down)
-    summary = f"{short(dep.version)}, {active}/{len(units)} unit(s) active"
+    summary = f"version {short(dep.version)}, {active}/{len(units)} unit(s) active"
     if problems:
         summary += "; " + "; ".join(problems)
     return StatusCheck(
