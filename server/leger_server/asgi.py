@@ -16,6 +16,8 @@ from leger_server.settings import Settings
 
 
 def app_from_env() -> Starlette:
+    # As in ``leger-server serve``: the database, its WAL and blobs are for this user only.
+    os.umask(0o077)
     settings = Settings.build(
         data_dir=os.environ.get("LEGER_SERVER_DATA_DIR", "./leger-server-data"),
         database_url=os.environ.get("LEGER_SERVER_DATABASE_URL") or None,

@@ -63,6 +63,9 @@ def _settings(**kwargs: Any) -> Any:
 @click.version_option(__version__, prog_name="leger-server")
 def main() -> None:
     """Leger's cloud account service."""
+    # Everything the server writes (database, WAL, keys, blobs, staged uploads) is for its own
+    # user only; SQLite and tempfile would otherwise follow the caller's umask (often 022).
+    os.umask(0o077)
 
 
 @main.command()
