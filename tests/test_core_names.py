@@ -74,6 +74,11 @@ def _name_rules() -> list[tuple[str, Callable[[str], bool], str]]:
     from leger_plugin_deploy.release import classify
     from leger_plugin_deploy.sources.git import _ref
     from leger_plugin_deploy.state import check_name as deployment_name
+    from leger_plugin_envfile.envformat import render as render_env_file
+    from leger_plugin_envfile.fetch import check_service
+    from leger_plugin_initscript.render import check as check_initscript
+    from leger_plugin_podman.driver import reference, secret_id
+    from leger_plugin_podman.injectors import PodmanInjector
     from leger_server.blobs import _check_key
     from leger_server.bundles import BundleRejected, validate_manifest
     from leger_server.errors import InvalidInput
@@ -100,6 +105,10 @@ def _name_rules() -> list[tuple[str, Callable[[str], bool], str]]:
             return store.create_git("u", {"git_url": "https://example.com/r.git", **body})
         except AttributeError:
             return None  # got past the checks to the (absent) database: accepted
+
+    def podman_injector(service: str, env: str = "FOO") -> object:
+        injector = PodmanInjector.__new__(PodmanInjector)
+        return injector._checked(service, {env: "s"})
 
     sha = "0" * 64
     claim = {f: "x" for f in ("device_id", "user_id", "email", "tailnet", "hostname")}
@@ -141,6 +150,43 @@ def _name_rules() -> list[tuple[str, Callable[[str], bool], str]]:
             "openwebui",
         ),
         ("deploy doc file name", lambda n: classify(n) != "ignored", "README"),
+        ("envfile service", _raises(check_service, InvalidInputError), "web"),
+        (
+            "envfile env name",
+            _raises(lambda e: render_env_file([(e, "s", b"v")]), InvalidInputError),
+            "FOO",
+        ),
+        (
+            "podman secret id",
+            _raises(lambda i: secret_id({"SECRET_ID": i}), InvalidInputError),
+            "a" * 25,
+        ),
+        (
+            "podman secret reference",
+            _raises(lambda n: reference(b"leger:" + n.encode()), InvalidInputError),
+            "team/key",
+        ),
+        ("podman injector service", _raises(podman_injector, InvalidInputError), "web"),
+        (
+            "podman injector env",
+            _raises(lambda e: podman_injector("web", e), InvalidInputError),
+            "FOO",
+        ),
+        (
+            "initscript service",
+            _raises(lambda s: check_initscript(s, [("FOO", "k")]), InvalidInputError),
+            "web",
+        ),
+        (
+            "initscript env",
+            _raises(lambda e: check_initscript("web", [(e, "k")]), InvalidInputError),
+            "FOO",
+        ),
+        (
+            "initscript secret",
+            _raises(lambda k: check_initscript("web", [("FOO", k)]), InvalidInputError),
+            "team/key",
+        ),
         ("server secret name", _raises(secret_name, InvalidInput), "nl"),
         ("server blob key", _raises(_check_key, ValueError), "bundles/u/1.tar.gz"),
         (
