@@ -3,6 +3,10 @@ environment (``LEGER_SERVER_DATA_DIR``, ``LEGER_SERVER_DATABASE_URL``, ``LEGER_S
 ``LEGER_SERVER_IDENTITY`` and the key variables of :mod:`leger_server.settings`)::
 
     uvicorn --factory leger_server.asgi:app_from_env --workers 4
+
+Run that way, uvicorn has none of ``serve``'s header/read timeouts and connection caps
+(:mod:`leger_server.connguard`; uvicorn's command line cannot take another HTTP protocol):
+put a proxy with its own limits in front, or use ``leger-server serve``.
 """
 
 from __future__ import annotations
