@@ -16,7 +16,7 @@ from typing import Any
 from leger_core.errors import ConfigError, InvalidInputError
 from leger_core.fsutil import atomic_write
 
-_KEY_PART = re.compile(r"^[A-Za-z0-9_-]+$")
+_KEY_PART = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def default_config_path() -> Path:
@@ -36,7 +36,7 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def _split_key(key: str) -> list[str]:
     parts = key.split(".")
-    if not key or not all(_KEY_PART.match(p) for p in parts):
+    if not key or not all(_KEY_PART.fullmatch(p) for p in parts):
         raise InvalidInputError(
             f"invalid config key {key!r}: use dotted names of letters, digits, '_' and '-'"
         )

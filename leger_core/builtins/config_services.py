@@ -16,7 +16,7 @@ from leger_core.errors import ConfigError
 from leger_core.models import ServiceSecret
 from leger_core.paths import read_account
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def secret_prefix(config: Config) -> str:
@@ -53,14 +53,14 @@ def leger_service_secrets(service: str, config: Config) -> list[ServiceSecret] |
         raise ConfigError(f"services.{service}.secrets in {config.path} must be a list of names")
     for name in names:
         env = name.upper().replace("-", "_").replace(".", "_")
-        if not ENV_NAME.match(env):
+        if not ENV_NAME.fullmatch(env):
             raise ConfigError(f"services.{service}.secrets: {name!r} is not a usable env name")
         result.append(ServiceSecret(env=env, secret=prefix + name, source="config"))
     env_table = table.get("env", {})
     if not isinstance(env_table, dict):
         raise ConfigError(f"[services.{service}.env] in {config.path} must be a table")
     for env, secret in env_table.items():
-        if not ENV_NAME.match(env) or not isinstance(secret, str) or not secret:
+        if not ENV_NAME.fullmatch(env) or not isinstance(secret, str) or not secret:
             raise ConfigError(
                 f"services.{service}.env.{env} in {config.path}: "
                 "keys are env var names, values are secret names"

@@ -3,6 +3,10 @@ environment (``LEGER_SERVER_DATA_DIR``, ``LEGER_SERVER_DATABASE_URL``, ``LEGER_S
 ``LEGER_SERVER_IDENTITY`` and the key variables of :mod:`leger_server.settings`)::
 
     uvicorn --factory leger_server.asgi:app_from_env --workers 4
+
+Run that way, uvicorn has none of ``serve``'s header/read timeouts and connection caps
+(:mod:`leger_server.connguard`; uvicorn's command line cannot take another HTTP protocol):
+put a proxy with its own limits in front, or use ``leger-server serve``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from leger_server.settings import Settings
 
 
 def app_from_env() -> Starlette:
+    # As in ``leger-server serve``: the database, its WAL and blobs are for this user only.
+    os.umask(0o077)
     settings = Settings.build(
         data_dir=os.environ.get("LEGER_SERVER_DATA_DIR", "./leger-server-data"),
         database_url=os.environ.get("LEGER_SERVER_DATABASE_URL") or None,

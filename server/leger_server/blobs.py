@@ -19,11 +19,11 @@ from urllib.parse import parse_qs, urlparse
 from leger_core.fsutil import fsync_dir
 
 CHUNK = 64 * 1024
-_KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+_KEY = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
 
 def _check_key(key: str) -> str:
-    if not _KEY.match(key) or ".." in key.split("/"):
+    if not _KEY.fullmatch(key) or ".." in key.split("/"):
         raise ValueError(f"invalid blob key {key!r}")
     return key
 

@@ -33,8 +33,8 @@ from leger_server.errors import InvalidInput, TooLarge
 
 MANIFEST = "manifest.json"
 MANIFEST_MAX = 1024 * 1024
-_SHA = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_SHA = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 class BundleRejected(InvalidInput):
@@ -150,7 +150,7 @@ def _names(value: Any, field: str) -> list[str]:
     out = []
     for item in value:
         name = item.get("name") if isinstance(item, dict) else item
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise BundleRejected(f"manifest {field} has an invalid entry")
         out.append(name)
     return out
@@ -164,7 +164,7 @@ def validate_manifest(raw: bytes, present: dict[str, tuple[str, int]]) -> dict[s
     if not isinstance(data, dict):
         raise BundleRejected("manifest.json must be a JSON object")
     name = data.get("deployment_name") or data.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BundleRejected("manifest deployment_name must be 1-128 of [A-Za-z0-9_.-]")
     files = data.get("files")
     if not isinstance(files, list) or not files:
@@ -176,7 +176,7 @@ def validate_manifest(raw: bytes, present: dict[str, tuple[str, int]]) -> dict[s
         path = entry.get("path", entry.get("name"))
         sha = entry.get("sha256")
         size = entry.get("size")
-        if not isinstance(path, str) or not isinstance(sha, str) or not _SHA.match(sha):
+        if not isinstance(path, str) or not isinstance(sha, str) or not _SHA.fullmatch(sha):
             raise BundleRejected("each manifest files entry needs path, sha256 and size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise BundleRejected(f"manifest size of {path!r} must be a whole number")

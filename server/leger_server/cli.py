@@ -63,6 +63,9 @@ def _settings(**kwargs: Any) -> Any:
 @click.version_option(__version__, prog_name="leger-server")
 def main() -> None:
     """Leger's cloud account service."""
+    # Everything the server writes (database, WAL, keys, blobs, staged uploads) is for its own
+    # user only; SQLite and tempfile would otherwise follow the caller's umask (often 022).
+    os.umask(0o077)
 
 
 @main.command()
@@ -73,6 +76,38 @@ def main() -> None:
     "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes."
 )
 @click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--header-timeout",
+    envvar="LEGER_SERVER_HEADER_TIMEOUT",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a request's headers may take to arrive; then the connection is closed.",
+)
+@click.option(
+    "--read-timeout",
+    envvar="LEGER_SERVER_READ_TIMEOUT",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a request body may pause; then the connection is closed.",
+)
+@click.option(
+    "--max-connections",
+    envvar="LEGER_SERVER_MAX_CONNECTIONS",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Connections open at once, per worker (default 0: half the descriptor limit, "
+    "at most 1000).",
+)
+@click.option(
+    "--max-connections-per-peer",
+    envvar="LEGER_SERVER_MAX_CONNECTIONS_PER_PEER",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Of those, from one client address (0: no such cap; a local proxy is one address).",
+)
 def serve(
     data_dir: str,
     database_url: str | None,
@@ -82,17 +117,31 @@ def serve(
     port: int,
     workers: int,
     log_level: str,
+    header_timeout: float,
+    read_timeout: float,
+    max_connections: int,
+    max_connections_per_peer: int,
 ) -> None:
     """Run the API (and the web UI when installed) with uvicorn."""
     import uvicorn
 
     from leger_server.accesslog import uvicorn_log_config
     from leger_server.app import create_app
+    from leger_server.connguard import ConnectionLimits, GuardedHTTPProtocol
     from leger_server.db import make_engine, migrate
 
     settings = _settings(
         data_dir=data_dir, database_url=database_url, blobs_url=blobs_url, identity=identity
     )
+    limits = ConnectionLimits(
+        header_timeout=header_timeout,
+        read_timeout=read_timeout,
+        max_connections=max_connections,
+        max_connections_per_peer=max_connections_per_peer,
+    )
+    # This process uses the class directly; worker processes import it and read the env.
+    GuardedHTTPProtocol.limits = limits
+    os.environ.update(limits.to_env())
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if identity == "dev":
@@ -124,6 +173,7 @@ def serve(
             log_level=log_level,
             log_config=uvicorn_log_config(),
             server_header=False,
+            http=GuardedHTTPProtocol,
         )
         return
     app = create_app(settings)
@@ -134,6 +184,7 @@ def serve(
         log_level=log_level,
         log_config=uvicorn_log_config(),
         server_header=False,
+        http=GuardedHTTPProtocol,
     )
 
 

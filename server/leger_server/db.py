@@ -99,9 +99,21 @@ revoked_tokens = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# The auth endpoints' rate limit (leger_server.ratelimit): one row per client address (its
+# SHA-256) with the start of its current window (unix time) and the attempts in it, here so
+# that every worker and server on the database counts together.
+auth_rate_limits = sa.Table(
+    "auth_rate_limits",
+    metadata,
+    sa.Column("client_key", sa.String(64), primary_key=True),
+    sa.Column("window_start", sa.Float, nullable=False),
+    sa.Column("hits", sa.Integer, nullable=False),
+)
+
 sa.Index("idx_users_tailnet", users.c.tailnet)
 sa.Index("idx_release_user", releases.c.user_uuid)
 sa.Index("idx_revoked_tokens_expires", revoked_tokens.c.expires_at)
+sa.Index("idx_auth_rate_limits_window", auth_rate_limits.c.window_start)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -24,7 +24,7 @@ import httpx
 from leger_server.errors import ApiError, IdentityRejected, InvalidInput
 
 _FIELD_LIMITS = {"device_id": 128, "user_id": 128, "email": 320, "tailnet": 255, "hostname": 255}
-_TEXT = re.compile(r"^[\x21-\x7e][\x20-\x7e]*$")  # printable ASCII, no leading space
+_TEXT = re.compile(r"[\x21-\x7e][\x20-\x7e]*")  # printable ASCII, no leading space
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,14 @@ class IdentityClaim:
                 value = "unknown"
             if not isinstance(value, str) or not value:
                 raise InvalidInput(f"{field} is required and must be a string")
-            if len(value) > limit or not _TEXT.match(value):
+            if len(value) > limit or not _TEXT.fullmatch(value):
                 raise InvalidInput(f"{field} must be printable text of at most {limit} chars")
             values[field] = value
         cli_version = body.get("cli_version")
         if cli_version is not None and (
             not isinstance(cli_version, str)
             or len(cli_version) > 64
-            or not _TEXT.match(cli_version)
+            or not _TEXT.fullmatch(cli_version)
         ):
             raise InvalidInput("cli_version must be short printable text")
         return cls(cli_version=cli_version, **values)

@@ -19,9 +19,9 @@ from leger_server.errors import Conflict, InvalidInput, NotFound
 from leger_server.settings import Settings
 from leger_server.users import iso, now
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-_BRANCH = re.compile(r"^[A-Za-z0-9_./-]{1,255}$")
-_GIT_SSH = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[A-Za-z0-9_./~-]+$")
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_BRANCH = re.compile(r"[A-Za-z0-9_./-]{1,255}")
+_GIT_SSH = re.compile(r"[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[A-Za-z0-9_./~-]+")
 
 
 def public_release(row: RowMapping) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def public_release(row: RowMapping) -> dict[str, Any]:
 def check_git_url(url: Any) -> str:
     if not isinstance(url, str) or not url or len(url) > 2048 or url != url.strip():
         raise InvalidInput("git_url must be a URL", code="invalid_git_url")
-    if _GIT_SSH.match(url):
+    if _GIT_SSH.fullmatch(url):
         return url
     parsed = urlparse(url)
     if parsed.scheme not in ("https", "http", "ssh", "git", "file") or (
@@ -129,11 +129,11 @@ class ReleaseStore:
 
     def create_git(self, user_uuid: str, body: dict[str, Any]) -> dict[str, Any]:
         name = body.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise InvalidInput("name must be 1-128 of [A-Za-z0-9_.-]", code="invalid_name")
         git_url = check_git_url(body.get("git_url"))
         branch = _text(body, "git_branch", 255, "main") or "main"
-        if not _BRANCH.match(branch) or ".." in branch or branch.startswith("-"):
+        if not _BRANCH.fullmatch(branch) or ".." in branch or branch.startswith("-"):
             raise InvalidInput("git_branch is not a valid branch name")
         description = _text(body, "description", 1024)
         ts = now()
@@ -167,14 +167,14 @@ class ReleaseStore:
             values["git_url"] = check_git_url(body["git_url"])
         if "git_branch" in body:
             branch = _text(body, "git_branch", 255)
-            if not branch or not _BRANCH.match(branch) or ".." in branch:
+            if not branch or not _BRANCH.fullmatch(branch) or ".." in branch:
                 raise InvalidInput("git_branch is not a valid branch name")
             values["git_branch"] = branch
         if "description" in body:
             values["description"] = _text(body, "description", 1024)
         if "name" in body:
             name = body["name"]
-            if not isinstance(name, str) or not _NAME.match(name):
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
                 raise InvalidInput("name must be 1-128 of [A-Za-z0-9_.-]", code="invalid_name")
             values["name"] = values["git_name"] = name
         try:

@@ -15,11 +15,11 @@ from leger_server.db import secrets
 from leger_server.errors import ApiError, Conflict, InvalidInput, NotFound, TooLarge
 from leger_server.users import iso, now
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name) or name in (".", ".."):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name in (".", ".."):
         raise InvalidInput(
             "invalid secret name: use 1-128 letters, digits, '_', '.' or '-'",
             code="invalid_name",

@@ -56,7 +56,7 @@ class Services:
                 api_key=settings.tailscale_api_key,
                 base_url=settings.tailscale_api_base,
             ),
-            auth_limiter=RateLimiter(settings.auth_rate_limit, settings.auth_rate_window),
+            auth_limiter=RateLimiter(engine, settings.auth_rate_limit, settings.auth_rate_window),
         )
 
 

@@ -165,7 +165,7 @@ class Settings:
         if identity not in ("dev", "tailscale"):
             raise SettingsError(f"unknown identity {identity!r}; use tailscale or dev")
         data = Path(data_dir).resolve()
-        data.mkdir(parents=True, exist_ok=True, mode=0o700)
+        secure_data_dir(data)
         keys = keys_from_env(environ)
         if keys is None:
             keys_path = data / KEYS_FILE
@@ -206,6 +206,33 @@ class Settings:
             environment="development" if identity == "dev" else "production",
             **overrides,
         )
+
+
+# What the server writes into its data dir: the database and its journal, keys, blobs.
+PRIVATE_FILES = (KEYS_FILE, "leger.db", "leger.db-wal", "leger.db-shm", "leger.db-journal")
+
+
+def secure_data_dir(data: Path) -> None:
+    """Create the data dir 0700, or make an existing one 0700 (and the files the server keeps
+    there 0600, ``blobs/`` 0700): it holds the database of encrypted secrets, and SQLite creates
+    the database and its WAL with the process umask's mode (0644 under the usual 022). A data
+    dir of another user is refused rather than taken over."""
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = data.stat()
+    if info.st_uid != os.geteuid():
+        raise SettingsError(
+            f"the data dir {data} belongs to uid {info.st_uid}, not to this user "
+            f"(uid {os.geteuid()}): run leger-server as its owner, or chown it"
+        )
+    if info.st_mode & 0o077:
+        data.chmod(0o700)
+    for name in PRIVATE_FILES:
+        path = data / name
+        if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    blobs = data / "blobs"
+    if blobs.is_dir() and not blobs.is_symlink() and blobs.stat().st_mode & 0o077:
+        blobs.chmod(0o700)
 
 
 _ENV_OVERRIDES: list[tuple[str, str, Any]] = [

@@ -74,6 +74,17 @@ def test_bad_secret_names_are_refused(shared_server, fresh_user, name):
         assert api.get("/api/secrets").json()["data"]["secrets"] == []
 
 
+def test_secret_name_with_a_trailing_newline_is_refused(shared_server, fresh_user):
+    # re.match(r"^...$") took "nl\n" ($ matches before a final newline): 201 and a secret
+    # whose name no client can type.
+    with shared_server.api(shared_server.login(fresh_user)) as api:
+        resp = api.post("/api/secrets/nl%0A", json={"value": "v"})
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["error"]["code"] == "invalid_name"
+        assert api.get("/api/secrets").json()["data"]["secrets"] == []
+        assert api.get("/api/secrets/nl").status_code == 404
+
+
 def test_secret_values_are_bounded(shared_server, fresh_user):
     with shared_server.api(shared_server.login(fresh_user)) as api:
         resp = api.post("/api/secrets/k", json={"value": "x" * (64 * 1024 + 1)})

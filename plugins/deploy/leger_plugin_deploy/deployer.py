@@ -22,7 +22,7 @@ from leger_plugin_deploy.state import Deployment, Store, check_name, quadlet_dir
 from leger_plugin_deploy.systemd import Systemctl
 
 KINDS = ("git", "bundle", "manifest")
-_RELEASE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_RELEASE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 def detect_source(spec: str, kind: str | None = None) -> tuple[str, str]:
@@ -52,7 +52,7 @@ def detect_source(spec: str, kind: str | None = None) -> tuple[str, str]:
         raise InvalidInputError(f"{spec} is neither a git repository nor holds a manifest.json")
     if path.exists():
         raise InvalidInputError(f"{spec} is not a .tar.gz bundle, a git repository or a folder")
-    if _RELEASE_NAME.match(spec) and "/" not in spec:
+    if _RELEASE_NAME.fullmatch(spec) and "/" not in spec:
         return "bundle", SERVER_PREFIX + spec
     raise NotFoundError(f"release source {spec!r} not found (no such file, URL or release)")
 

@@ -27,8 +27,8 @@ from leger_plugin_deploy.archive import ReleaseRefused, check_relpath
 
 MANIFEST_NAME = "manifest.json"
 MAX_MANIFEST = 1024 * 1024
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_SECRET_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_SECRET_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 def sha256(data: bytes) -> str:
@@ -90,7 +90,7 @@ def parse_manifest(data: bytes, *, require_checksums: bool) -> Manifest:
     for key in ("secrets_required",):
         value = raw.get(key, [])
         if not isinstance(value, list) or not all(
-            isinstance(v, str) and _SECRET_NAME.match(v) for v in value
+            isinstance(v, str) and _SECRET_NAME.fullmatch(v) for v in value
         ):
             raise ReleaseRefused(f"refused: manifest.json {key} must be a list of secret names")
     services = raw.get("services", [])
@@ -99,7 +99,7 @@ def parse_manifest(data: bytes, *, require_checksums: bool) -> Manifest:
     for svc in services:
         names = svc.get("secrets_required", []) if isinstance(svc, dict) else []
         if not isinstance(names, list) or not all(
-            isinstance(n, str) and _SECRET_NAME.match(n) for n in names
+            isinstance(n, str) and _SECRET_NAME.fullmatch(n) for n in names
         ):
             raise ReleaseRefused(
                 "refused: manifest.json services[].secrets_required must list secret names"
@@ -133,7 +133,7 @@ def _file_entry(item: Any, require_checksums: bool) -> FileEntry:
         algo, _, digest = item["checksum"].partition(":")
         if algo != "sha256":
             raise ReleaseRefused(f"refused: manifest.json: {path}: only sha256 checksums")
-    if digest is not None and not (isinstance(digest, str) and _HEX64.match(digest.lower())):
+    if digest is not None and not (isinstance(digest, str) and _HEX64.fullmatch(digest.lower())):
         raise ReleaseRefused(f"refused: manifest.json: {path}: sha256 is not 64 hex digits")
     size = item.get("size")
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):

@@ -15,10 +15,10 @@ from leger_plugin_deploy.quadlet_keys import QUADLET_KEYS, REQUIRED, SYSTEMD_SEC
 QUADLET_SUFFIXES = frozenset(TYPES)
 ASSET_SUFFIXES = frozenset({".env", ".yaml", ".yml", ".conf"})
 
-_SECTION = re.compile(r"^\[([^\[\]]+)\]$")
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_SECTION = re.compile(r"\[([^\[\]]+)\]")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 # systemd unit names: letters, digits, ":", "-", "_", ".", "\", and "@" for templates.
-_UNIT_STEM = re.compile(r"^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?$")
+_UNIT_STEM = re.compile(r"[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?")
 MAX_LINE = 1024 * 1024  # systemd's own limit on a (joined) line
 
 
@@ -82,7 +82,7 @@ def parse(text: str, path: str) -> tuple[UnitFile, list[Diagnostic]]:
         if len(line) > MAX_LINE:
             problems.append(Diagnostic(path, lineno, "line is longer than 1 MiB"))
             return
-        match = _SECTION.match(line)
+        match = _SECTION.fullmatch(line)
         if line.startswith("["):
             if not match:
                 problems.append(Diagnostic(path, lineno, f"malformed section header {line!r}"))
@@ -95,7 +95,7 @@ def parse(text: str, path: str) -> tuple[UnitFile, list[Diagnostic]]:
             return
         key, value = line.split("=", 1)
         key, value = key.strip(), value.strip()
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             problems.append(Diagnostic(path, lineno, f"invalid key name {key!r}"))
             return
         if section is None:
@@ -156,7 +156,7 @@ def validate_quadlet(data: bytes, path: str) -> tuple[UnitFile | None, list[Diag
     assert kind is not None
     own_section, known_keys, _ = TYPES[kind]
     stem = PurePosixPath(path).stem
-    if not _UNIT_STEM.match(stem):
+    if not _UNIT_STEM.fullmatch(stem):
         problems.append(Diagnostic(path, 0, f"{stem!r} is not a valid systemd unit name"))
     unit, syntax = parse(text, path)
     problems.extend(syntax)
@@ -195,7 +195,7 @@ def validate_env(data: bytes, path: str) -> list[Diagnostic]:
         if not line or line.startswith(("#", ";")):
             continue
         name = line.removeprefix("export ").split("=", 1)[0].strip()
-        if "=" not in line or not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", name):
+        if "=" not in line or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
             problems.append(Diagnostic(path, lineno, f"expected NAME=value, got {line[:40]!r}"))
     return problems
 

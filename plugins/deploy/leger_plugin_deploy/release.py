@@ -29,7 +29,7 @@ from leger_plugin_deploy.quadlet import (
     validate_text,
 )
 
-_DOC_NAMES = re.compile(r"^(README|LICEN[CS]E|COPYING|NOTICE|CHANGELOG|AUTHORS)([._-].*)?$", re.I)
+_DOC_NAMES = re.compile(r"(README|LICEN[CS]E|COPYING|NOTICE|CHANGELOG|AUTHORS)([._-].*)?", re.I)
 _DOC_SUFFIXES = {".md", ".txt", ".rst"}
 # Services run units from these quadlet types; volumes, networks, images and builds are
 # resources the services pull in.
@@ -49,7 +49,7 @@ def classify(path: str) -> str:
         return "quadlet"
     if pure.name == ".env" or pure.suffix in ASSET_SUFFIXES:
         return "asset"
-    if _DOC_NAMES.match(pure.name) or pure.suffix.lower() in _DOC_SUFFIXES:
+    if _DOC_NAMES.fullmatch(pure.name) or pure.suffix.lower() in _DOC_SUFFIXES:
         return "ignored"
     return "refused"
 

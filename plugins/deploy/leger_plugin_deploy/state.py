@@ -26,12 +26,12 @@ from leger_core.errors import ConfigError, ConflictError, InvalidInputError, Not
 from leger_core.fsutil import atomic_write
 from leger_core.paths import state_dir
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 SCHEMA = 1
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name) or name.endswith("."):
+    if not _NAME.fullmatch(name) or name.endswith("."):
         raise InvalidInputError(
             f"invalid deployment name {name!r}: use 1-64 letters, digits, '_', '.' and '-', "
             "not starting with '.' or '-'"

@@ -20,7 +20,7 @@ def _client_key(request: Request) -> str:
 
 async def auth_cli(request: Request) -> JSONResponse:
     svc = services(request)
-    svc.auth_limiter.check(_client_key(request))
+    await svc.auth_limiter.hit(_client_key(request))
     body = await read_json_object(request, svc.settings.max_json_body)
     claim = IdentityClaim.parse(body)
     await svc.verifier.verify(claim)
@@ -35,7 +35,7 @@ async def auth_cli(request: Request) -> JSONResponse:
 
 
 async def auth_validate(request: Request) -> JSONResponse:
-    services(request).auth_limiter.check(_client_key(request))
+    await services(request).auth_limiter.hit(_client_key(request))
     user = await current_user(request)
     return ok({"user": user})
 

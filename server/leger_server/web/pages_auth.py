@@ -48,7 +48,7 @@ async def _check_link(request: Request, token: str) -> tuple[TokenClaims, User] 
             request, error="This login link has no token. Run the command below.", status=400
         )
     try:
-        svc.auth_limiter.check(request.client.host if request.client else "unknown")
+        await svc.auth_limiter.hit(request.client.host if request.client else "unknown")
         claims = svc.tokens.verify(token)
     except Unauthorized as exc:
         message = (

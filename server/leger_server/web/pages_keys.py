@@ -44,7 +44,7 @@ async def _render_keys(
         message = f"{BY_SLUG[saved].title} saved."
     elif saved == CUSTOM:
         message = "Custom key saved."
-    elif deleted and NAME_RE.match(deleted):
+    elif deleted and NAME_RE.fullmatch(deleted):
         message = f"Deleted {deleted}."
     return render(
         request,
@@ -98,7 +98,7 @@ async def save_section(request: Request, user: User, form: dict[str, str]) -> Re
         pairs = _values_to_save(slug, form)
         for name, _value in pairs:
             # Check every name before storing any, so a bad one changes nothing.
-            if not NAME_RE.match(name) or name in (".", ".."):
+            if not NAME_RE.fullmatch(name) or name in (".", ".."):
                 raise InvalidInput(
                     "A name uses 1-128 letters, digits, '_', '.' or '-' (no spaces)."
                 )

@@ -20,7 +20,7 @@ ALLOWED_SCHEMES = ("https", "ssh", "file")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _TRANSPORT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")  # git's <transport>::<address>
 _SCP = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)")
-_BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$")
+_BRANCH = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}")
 TIMEOUT = 300.0
 
 
@@ -77,7 +77,7 @@ def _git(*args: str, cwd: Path | None = None) -> str:
 def _ref(branch: str | None) -> str:
     if branch is None:
         return "HEAD"
-    if not _BRANCH.match(branch):
+    if not _BRANCH.fullmatch(branch):
         raise InvalidInputError(f"invalid branch name {branch!r}")
     return f"refs/heads/{branch}"
 
