@@ -7,9 +7,9 @@ Fixtures:
   :class:`RunningServer`: ``url``, ``data_dir``, ``log_path``, ``login(user_id="u1",
   email=...) -> token``, ``api(token) -> httpx.Client`` (base URL and bearer token set),
   ``stop()``, ``log()``.
-* ``tailscale_api`` – a :class:`TailscaleAPIStandIn` of the Tailscale device and user lists;
-  ``leger_server_factory(identity="tailscale", env=tailscale_api.server_env())`` verifies
-  logins against it.
+* ``tailscale_api`` – a :class:`TailscaleAPIStandIn` of the Tailscale device and user lists,
+  for the extra API check of ``--identity tailscale`` (add ``LEGER_SERVER_TAILSCALE_API_KEY``
+  and ``…_API_BASE`` from :meth:`TailscaleAPIStandIn.server_env` to the LocalAPI's env).
 * ``tailscale_localapi`` – a :class:`LocalAPIStandIn` of tailscaled's LocalAPI (``whois`` and
   ``status``, the documented JSON) on a Unix socket, with tailnet members at loopback addresses
   (127.0.0.2, 127.0.0.3, …): ``leger_server_factory(identity="tailscale",
@@ -334,8 +334,8 @@ class TailscaleAPIStandIn:
             self._thread.join(timeout=5)
 
     def server_env(self) -> dict[str, str]:
-        """Environment for a ``leger-server --identity tailscale`` that asks this stand-in
-        (fresh keys included, since tailscale identity never generates them)."""
+        """Environment for a ``leger-server --identity tailscale`` whose extra API check asks
+        this stand-in (fresh keys included, since tailscale identity never generates them)."""
         import base64
         import secrets
 

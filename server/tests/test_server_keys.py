@@ -107,9 +107,9 @@ def test_rotate_key_with_env_keys_needs_no_new(tmp_path):
 def test_migrate_is_idempotent(tmp_path):
     args = ("migrate", "--data-dir", str(tmp_path / "d"), "--identity", "dev")
     first = _cli(*args)
-    assert first.returncode == 0 and "revision 0002 (was empty)" in first.stdout
+    assert first.returncode == 0 and "revision 0003 (was empty)" in first.stdout
     second = _cli(*args)
-    assert second.returncode == 0 and "revision 0002 (was 0002)" in second.stdout
+    assert second.returncode == 0 and "revision 0003 (was 0003)" in second.stdout
     engine = make_engine(f"sqlite:///{tmp_path / 'd' / 'leger.db'}")
     tables = set(sa.inspect(engine).get_table_names())
     assert {"users", "secrets", "releases", "configurations", "deployments"} <= tables
@@ -129,12 +129,15 @@ def test_a_database_from_before_revocations_is_upgraded_keeping_its_data(tmp_pat
                              "('u-old', 't-old', 'old@example.com', 'n', '2026-01-01', "
                              "'2026-01-01', 3)"))  # fmt: skip
     result = _cli("migrate", "--data-dir", str(data), "--identity", "dev")
-    assert result.returncode == 0 and "revision 0002 (was 0001)" in result.stdout
+    assert result.returncode == 0 and "revision 0003 (was 0001)" in result.stdout
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT tailscale_email FROM users")).scalar() == (
             "old@example.com"
         )
     assert "revoked_tokens" in sa.inspect(engine).get_table_names()
+    assert "login_codes" in sa.inspect(engine).get_table_names()
+    with engine.connect() as conn:  # the existing user starts at token generation 0
+        assert conn.execute(sa.text("SELECT token_generation FROM users")).scalar() == 0
 
 
 @pytest.mark.postgres

@@ -156,10 +156,13 @@ async def login_with_tailscale(request: Request) -> Response:
     """POST "Sign in with Tailscale": the identity of this browser's connection (WhoIs, or
     tailscale serve's headers from a trusted proxy), as for a CLI login."""
     svc = services(request)
+    try:
+        _same_site_post(request)
+    except ApiError as exc:
+        return _login_page(request, error=exc.message, status=exc.status)
     if svc.settings.identity not in ("tailscale", "tailscale-serve"):
         return _login_page(request, error="This server does not use Tailscale logins.", status=404)
     try:
-        _same_site_post(request)
         svc.auth_limiter.check(request.client.host if request.client else "unknown")
         identity = await svc.verifier.identify(request, {})
     except ApiError as exc:
