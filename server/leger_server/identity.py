@@ -324,6 +324,18 @@ class TailscaleServeVerifier:
         )
 
 
+def rate_limit_key(request: Request, verifier: IdentityVerifier) -> str:
+    """Whom the auth rate limit counts for this request: the peer address; behind tailscale
+    serve, where every peer is the proxy, the login name the trusted proxy vouches for (else
+    all users would share one counter)."""
+    host = request.client.host if request.client else "unknown"
+    if isinstance(verifier, TailscaleServeVerifier) and verifier.is_trusted(host):
+        login = request.headers.get(LOGIN_HEADER)
+        if login:
+            return f"{SERVE_LOGIN_PREFIX}{login.lower()}"
+    return host
+
+
 def make_verifier(settings: Settings, users: UserStore) -> IdentityVerifier:
     if settings.identity == "dev":
         return DevVerifier()

@@ -199,6 +199,24 @@ def test_tailscale_serve_trusts_only_the_configured_proxies(leger_server_factory
     assert loopback.status_code == 403
 
 
+def test_behind_tailscale_serve_the_rate_limit_counts_each_login(
+    leger_server_factory, tailnet
+) -> None:
+    """Every request comes from the proxy's address: counting by address would let one user's
+    retries lock out everyone; the limit counts the login the proxy vouches for instead."""
+    env = {**tailnet.server_env(), "LEGER_SERVER_AUTH_RATE_LIMIT": "2"}
+    server = leger_server_factory(identity="tailscale-serve", env=env)
+
+    def login(who: str) -> int:
+        headers = {"Tailscale-User-Login": who}
+        return post_from(
+            "127.0.0.1", server.url + "/api/auth/cli", json={}, headers=headers
+        ).status_code
+
+    assert [login("alice@github") for _ in range(3)] == [200, 200, 429]
+    assert login("bob@github") == 200
+
+
 def test_a_bad_trusted_proxy_stops_the_server_with_a_clear_error(tmp_path, tailnet) -> None:
     import os
     import subprocess

@@ -10,12 +10,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from leger_server.http import ok, read_json_object
+from leger_server.identity import rate_limit_key
 from leger_server.services import services
 from leger_server.session import current_claims, current_user, log_in
 
 
 def _client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return rate_limit_key(request, services(request).verifier)
 
 
 async def auth_cli(request: Request) -> JSONResponse:

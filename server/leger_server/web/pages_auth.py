@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from leger_server.errors import ApiError, Forbidden
+from leger_server.identity import rate_limit_key
 from leger_server.login_codes import LoginGrant, normalize
 from leger_server.services import Services, services
 from leger_server.session import SESSION_COOKIE, current_claims, issue_for, log_in
@@ -116,7 +117,7 @@ async def login_code_page(request: Request) -> Response:
     if not code:
         return _login_page(request, error="Enter the code the CLI printed.", status=400)
     try:
-        svc.auth_limiter.check(request.client.host if request.client else "unknown")
+        svc.auth_limiter.check(rate_limit_key(request, svc.verifier))
     except ApiError as exc:
         return _login_page(request, error=exc.message, status=exc.status)
     user_uuid = None
@@ -138,7 +139,7 @@ async def redeem_login_code(request: Request) -> Response:
     svc = services(request)
     try:
         _same_site_post(request)
-        svc.auth_limiter.check(request.client.host if request.client else "unknown")
+        svc.auth_limiter.check(rate_limit_key(request, svc.verifier))
         form = await read_form(request)
     except ApiError as exc:
         return _login_page(request, error=exc.message, status=exc.status)
@@ -163,7 +164,7 @@ async def login_with_tailscale(request: Request) -> Response:
     if svc.settings.identity not in ("tailscale", "tailscale-serve"):
         return _login_page(request, error="This server does not use Tailscale logins.", status=404)
     try:
-        svc.auth_limiter.check(request.client.host if request.client else "unknown")
+        svc.auth_limiter.check(rate_limit_key(request, svc.verifier))
         identity = await svc.verifier.identify(request, {})
     except ApiError as exc:
         message = exc.message + (f" ({exc.action})" if exc.action else "")
