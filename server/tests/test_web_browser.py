@@ -438,3 +438,25 @@ def test_pages_fit_a_phone_and_keyboard_reaches_the_skip_link_first(
         assert page.evaluate("() => document.activeElement.id") == "openai_api_key"
     finally:
         ctx.close()
+
+
+def test_sign_in_with_tailscale_needs_no_cli(
+    browser: Browser, leger_server_factory, tailscale_localapi
+) -> None:
+    """Chromium connects from 127.0.0.1, which the LocalAPI stand-in knows as Alice's node:
+    the button on /login logs the browser in as her, with no CLI and no code."""
+    tailscale_localapi.add_member(
+        "127.0.0.1", login="alice@github", user_id=123456789, node_id=2929
+    )
+    server = leger_server_factory(identity="tailscale", env=tailscale_localapi.server_env())
+    ctx = browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.url}/login")
+        shoot(page, "01-login-tailscale")
+        page.get_by_role("button", name="Sign in with Tailscale").click()
+        expect(page).to_have_url(f"{server.url}/api-keys")
+        page.goto(f"{server.url}/settings")
+        expect(page.locator("#profile-email")).to_have_text("alice@github")
+    finally:
+        ctx.close()
