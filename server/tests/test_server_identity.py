@@ -110,6 +110,16 @@ def test_a_peer_whois_does_not_know_is_refused(ts_server, tailnet) -> None:
     assert any(a.startswith(f"{STRANGER}:") for a in tailnet.asked)
 
 
+def test_a_forwarded_for_header_cannot_borrow_a_members_address(ts_server) -> None:
+    """uvicorn would take the client address from X-Forwarded-For when the peer is 127.0.0.1;
+    with a Tailscale identity the TCP peer is the identity, so the header changes nothing."""
+    resp = post_from(
+        "127.0.0.1", ts_server.url + "/api/auth/cli", json={}, headers={"X-Forwarded-For": ALICE}
+    )
+    assert resp.status_code == 401
+    assert resp.json()["error"]["code"] == "not_a_tailnet_peer"
+
+
 def test_a_tagged_node_is_refused(ts_server) -> None:
     resp = post_from(TAGGED, ts_server.url + "/api/auth/cli", json={})
     assert resp.status_code == 403
