@@ -253,15 +253,15 @@ def parse_proxies(values: Sequence[str]) -> tuple[Network, ...]:
 
 class TailscaleServeVerifier:
     """``--identity tailscale-serve``: tailscale serve's identity headers, from trusted proxies
-    only. ``account_for_login`` maps a login name to the user id of an existing account (so an
-    account first made by WhoIs is found again), or None."""
+    only. ``account_for_login`` maps a login name to the user id and tailnet of an existing
+    account (so an account first made by WhoIs is found again), or None."""
 
     name = "tailscale-serve"
 
     def __init__(
         self,
         trusted: Sequence[Network],
-        account_for_login: Callable[[str], str | None],
+        account_for_login: Callable[[str], tuple[str, str] | None],
         tailnet: str | None = None,
     ) -> None:
         self.trusted = tuple(trusted)
@@ -309,16 +309,16 @@ class TailscaleServeVerifier:
         login, _ = self.login_name(request)
         parsed = LoginBody.parse(body)
         # The headers carry the login name only: that, and the account it leads to, is checked.
-        user_id = await run_in_threadpool(self._account_for_login, login)
+        account = await run_in_threadpool(self._account_for_login, login)
+        user_id, tailnet = account or (f"{SERVE_LOGIN_PREFIX}{login.lower()}", "")
         parsed.refuse_disagreement(
-            {"email": {login}, **({"user_id": {user_id}} if user_id else {})}
+            {"email": {login}, **({"user_id": {user_id}} if account else {})}
         )
-        tailnet = self._tailnet or login.partition("@")[2] or "unknown"
         return IdentityClaim(
             device_id="tailscale-serve",  # the headers name no device
-            user_id=user_id or f"{SERVE_LOGIN_PREFIX}{login.lower()}",
+            user_id=user_id,
             email=login,
-            tailnet=tailnet,
+            tailnet=self._tailnet or tailnet or "unknown",
             hostname=parsed.fields.get("hostname", "unknown"),
             cli_version=parsed.cli_version,
         )

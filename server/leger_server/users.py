@@ -104,16 +104,16 @@ class UserStore:
             )
             return self._get(conn, user_uuid)
 
-    def account_for_login(self, login_name: str) -> str | None:
-        """The Tailscale user id of the one account with this login name, if there is exactly
-        one (tailscale serve's headers carry the login name, not the user id)."""
+    def account_for_login(self, login_name: str) -> tuple[str, str] | None:
+        """The Tailscale user id and tailnet of the one account with this login name, if there
+        is exactly one (tailscale serve's headers carry the login name, not the user id)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(users.c.tailscale_user_id).where(
+                sa.select(users.c.tailscale_user_id, users.c.tailnet).where(
                     sa.func.lower(users.c.tailscale_email) == login_name.lower()
                 )
             ).all()
-        return str(rows[0][0]) if len(rows) == 1 else None
+        return (str(rows[0][0]), str(rows[0][1])) if len(rows) == 1 else None
 
     def get_with_generation(self, user_uuid: str) -> tuple[dict[str, Any] | None, int]:
         """The user (None when gone) and its current token generation."""

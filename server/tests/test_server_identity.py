@@ -197,6 +197,28 @@ def test_tailscale_serve_headers_are_believed_from_loopback_only(
     assert none.status_code == 401
 
 
+def test_tailscale_serve_finds_the_account_whois_made(
+    leger_server_factory, tailnet, tmp_path
+) -> None:
+    """Moving a server behind tailscale serve keeps each user's account (found by login name,
+    since the headers carry no user id), and its tailnet."""
+    data, env = tmp_path / "moved", tailnet.server_env()
+    direct = leger_server_factory(data_dir=data, identity="tailscale", env=env)
+    before = direct.login_full(local_address=ALICE)["user"]
+    direct.stop()
+    served = leger_server_factory(data_dir=data, identity="tailscale-serve", env=env)
+    headers = {"Tailscale-User-Login": "alice@github"}
+    after = post_from("127.0.0.1", served.url + "/api/auth/cli", json={}, headers=headers)
+    user = after.json()["data"]["user"]
+    assert (user["user_uuid"], user["tailnet"]) == (before["user_uuid"], "example.com")
+    assert user["user_uuid"] == user_uuid_for("123456789")
+    # A body claiming another user id for that login is refused.
+    forged = post_from(
+        "127.0.0.1", served.url + "/api/auth/cli", json={"user_id": "987654321"}, headers=headers
+    )
+    assert forged.status_code == 403
+
+
 def test_tailscale_serve_trusts_only_the_configured_proxies(leger_server_factory, tailnet) -> None:
     server = leger_server_factory(
         identity="tailscale-serve",
