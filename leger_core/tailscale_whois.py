@@ -111,9 +111,13 @@ async def whois(socket_path: str, addr: str, timeout: float = 2.0) -> WhoIs:
     return WhoIs.from_json(_json(body))
 
 
-async def local_status(socket_path: str, timeout: float = 2.0) -> dict[str, Any]:
-    """tailscaled's own ``/localapi/v0/status`` (without peers), as a dict."""
-    status, body = await _get(socket_path, "/localapi/v0/status?peers=false", timeout)
+async def local_status(
+    socket_path: str, timeout: float = 2.0, *, peers: bool = True
+) -> dict[str, Any]:
+    """tailscaled's own ``/localapi/v0/status`` (what ``tailscale status --json`` prints),
+    as a dict; ``peers=False`` leaves the peer list out."""
+    target = "/localapi/v0/status" + ("" if peers else "?peers=false")
+    status, body = await _get(socket_path, target, timeout)
     if status != 200:
         raise WhoIsError(f"status: tailscaled answered {status}")
     doc = _json(body)

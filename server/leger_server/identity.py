@@ -203,7 +203,7 @@ class TailscaleWhoIsVerifier:
         CurrentTailnet), else the configured one, else the peer's MagicDNS suffix."""
         if self._tailnet is None:
             try:
-                status = await local_status(self.socket_path)
+                status = await local_status(self.socket_path, peers=False)
                 current = status.get("CurrentTailnet") or {}
                 name = current.get("Name") if isinstance(current, dict) else None
                 self._tailnet = name if isinstance(name, str) and name else ""
