@@ -31,6 +31,7 @@ class Demo:
         self.started = time.monotonic()
         self.processes: list[subprocess.Popen[bytes]] = []
         self.state: dict[str, Any] = {}  # what one step leaves for the next (URLs, sockets, …)
+        self.cleanups: list[Any] = []  # in-process helpers (stand-ins) to stop at the end
         home = self.tmp / "home"
         runtime = self.tmp / "run"
         for d in (home, runtime):
@@ -65,6 +66,8 @@ class Demo:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+        for cleanup in reversed(self.cleanups):
+            cleanup()
         if self.keep:
             print(f"\nKept {self.tmp}")
         else:

@@ -1,8 +1,10 @@
-"""The web UI: the link `leger auth login --browser` opens, and the API keys page it lands on."""
+"""The web UI: the one-time link `leger auth login --browser` opens, its confirmation, the API
+keys page it lands on, and logging out everywhere."""
 
 from __future__ import annotations
 
 import html as htmllib
+import json
 import os
 import re
 import shutil
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from demo_kit import BIN, Demo, DemoFailed
 
-TITLE = "Web UI: log in from the CLI's link, keys shown masked"
+TITLE = "Web UI: log in with the CLI's one-time code, keys shown masked"
 
 CHROMIUM = "/usr/bin/chromium"
 DEMO_KEY = "sk-demo-web-3b7e1c"  # only stored when the account has no OpenAI key yet
@@ -98,18 +100,22 @@ def run(demo: Demo) -> None:
         ]:
             demo.sh(["leger", "config", "set", f"identity.{key}", value])
     browser, link_file = _link_catcher(demo)
-    demo.say("`--browser` hands the login link to the browser ($BROWSER here keeps it):")
-    demo.sh(
+    demo.say("`--browser` asks the server for a one-time code and hands the browser a link with")
+    demo.say("only that code ($BROWSER here keeps it); the API token never enters a URL:")
+    login = demo.sh(
         ["leger", "auth", "login", "--server", url, "--browser"],
         env={"BROWSER": browser, "LEGER_TOKEN_STORE": "file"},
     )
     link = link_file.read_text()
     link_file.unlink()
-    base, _, token = link.partition("?token=")
-    if base != f"{url}/auth" or not token:
-        raise DemoFailed(f"unexpected login link {base}?token=…")
-    # The token is a credential: shown shortened, like any secret in this demo.
-    demo.say(f"The link: {base}?token={token[:12]}…({len(token)} characters)")
+    base, _, code = link.partition("?code=")
+    if base != f"{url}/login/code" or not code or code not in login.stdout:
+        raise DemoFailed(f"unexpected login link {link}")
+    token_file = Path(demo.env["XDG_STATE_HOME"]) / "leger" / "cloud-token.json"
+    token = json.loads(token_file.read_text())[url]
+    if token in link or token in login.stdout:
+        raise DemoFailed("the API token appeared in the login link or the output")
+    demo.say(f"The link: {link} (60 seconds, works once)")
 
     listed = demo.sh(
         ["leger", "secrets", "list", "--json"], show=False, env={"LEGER_TOKEN_STORE": "file"}
@@ -123,14 +129,36 @@ def run(demo: Demo) -> None:
         )
 
     with httpx.Client(base_url=url, timeout=10) as browser_like:
-        landing = browser_like.get("/auth", params={"token": token}, follow_redirects=False)
+        confirm = browser_like.get(link)
+        heading = re.search(r'<h1 id="code-title">(.*?)</h1>', confirm.text)
+        demo.say(
+            f"GET the link → {confirm.status_code} "
+            f"'{htmllib.unescape(heading.group(1)) if heading else '?'}'; cookies set: "
+            f"{'yes' if 'set-cookie' in confirm.headers else 'none'} (a GET starts nothing)"
+        )
+        if "set-cookie" in confirm.headers or not heading:
+            raise DemoFailed("the confirmation page set a cookie or named no account")
+        # The button's POST, as the browser sends it from the page itself.
+        landing = browser_like.post(
+            "/login/code",
+            data={"code": code},
+            headers={"Sec-Fetch-Site": "same-origin"},
+            follow_redirects=False,
+        )
         cookie = landing.headers.get("set-cookie", "")
         flags = [f for f in ("HttpOnly", "SameSite=strict") if f.lower() in cookie.lower()]
         demo.say(
-            f"GET /auth → {landing.status_code} to {landing.headers.get('location')}; "
-            f"session cookie set with {', '.join(flags)}"
+            f"POST /login/code (the button) → {landing.status_code} to "
+            f"{landing.headers.get('location')}; session cookie set with {', '.join(flags)}"
         )
+        again = httpx.post(
+            url + "/login/code", data={"code": code}, headers={"Sec-Fetch-Site": "same-origin"}
+        )
+        demo.say(f"The same code a second time → {again.status_code} (single use)")
+        if again.status_code != 401:
+            raise DemoFailed("a login code worked twice")
         page = browser_like.get("/api-keys")
+        session = browser_like.cookies["leger_session"]
     html = page.text
     title = re.search(r"<title>(.*?)</title>", html)
     demo.say(
@@ -153,7 +181,7 @@ def run(demo: Demo) -> None:
     if os.path.exists(CHROMIUM) and shutil.which("chromium"):
         shot = demo.tmp / "web-api-keys.png"
         try:
-            _screenshot(link, shot)
+            _screenshot(url, session, shot)
         except Exception as exc:  # a screenshot is a bonus; the page was already checked
             demo.say(f"(no screenshot: {type(exc).__name__})")
         else:
@@ -162,17 +190,22 @@ def run(demo: Demo) -> None:
                 + ("" if demo.keep else " (run with --keep to look at it)")
             )
 
-    demo.say("Logging out tells the server, so every copy of the token stops working:")
-    demo.sh(["leger", "auth", "logout"], env={"LEGER_TOKEN_STORE": "file"})
+    demo.say("Log out everywhere: every token of the account (this machine's, the browser's,")
+    demo.say("a stolen copy) stops working; logging in again works as before:")
+    demo.sh(["leger", "auth", "logout", "--all"], env={"LEGER_TOKEN_STORE": "file"})
     with httpx.Client(base_url=url, timeout=10) as api:
         after = api.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+        cookie_after = api.get("/api/me", headers={"Authorization": f"Bearer {session}"})
     code = after.json().get("error", {}).get("code")
-    if after.status_code != 401 or code != "token_revoked":
-        raise DemoFailed(f"the logged-out token still works: {after.status_code} {code}")
-    demo.say(f"GET /api/me with the old token → {after.status_code} {code}")
+    if after.status_code != 401 or code != "token_revoked" or cookie_after.status_code != 401:
+        raise DemoFailed(f"a logged-out token still works: {after.status_code} {code}")
+    demo.say(
+        f"GET /api/me with the CLI's old token → {after.status_code} {code}; "
+        f"with the browser's → {cookie_after.status_code}"
+    )
 
 
-def _screenshot(link: str, path: Path) -> None:
+def _screenshot(url: str, session: str, path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     from leger_server.web.testing import CHROMIUM_ARGS
@@ -180,8 +213,10 @@ def _screenshot(link: str, path: Path) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 800})
-            page.goto(link)
+            context = browser.new_context(viewport={"width": 1100, "height": 800})
+            context.add_cookies([{"name": "leger_session", "value": session, "url": url}])
+            page = context.new_page()
+            page.goto(url + "/api-keys")
             page.wait_for_url("**/api-keys")
             page.screenshot(path=str(path), full_page=True)
         finally:

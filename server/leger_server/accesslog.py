@@ -1,10 +1,10 @@
 """Keep query values out of the access log.
 
 uvicorn's access log writes every request's path with its query string, and a query can hold a
-credential: the web UI's login link is ``/auth?token=<session JWT>``, and a client may put a
-key in any other URL by mistake. This filter rewrites the path of each ``uvicorn.access`` record
-so every query value reads ``[redacted]`` (``/auth?token=[redacted]``); the parameter names stay
-when they look like names, so the log still tells which request was which.
+credential: the web UI's login link is ``/login/code?code=<one-time code>``, and a client may
+put a key in any other URL by mistake. This filter rewrites the path of each ``uvicorn.access``
+record so every query value reads ``[redacted]`` (``/login/code?code=[redacted]``); the
+parameter names stay when they look like names, so the log still tells which request was which.
 
 It is installed twice on purpose: :func:`install` (called by ``create_app``, so every worker
 and any ASGI server running the app gets it) and :func:`uvicorn_log_config` (what ``leger-server

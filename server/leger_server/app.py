@@ -119,7 +119,7 @@ def api_routes() -> list[BaseRoute]:
 
 def create_app(settings: Settings, *, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     svc = Services.build(settings)
-    accesslog.install()  # query values (e.g. /auth?token=…) never reach the access log
+    accesslog.install()  # query values (e.g. a login code) never reach the access log
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

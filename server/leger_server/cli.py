@@ -35,11 +35,32 @@ _COMMON = [
     ),
     click.option(
         "--identity",
-        type=click.Choice(["tailscale", "dev"]),
+        type=click.Choice(["tailscale", "tailscale-serve", "dev"]),
         envvar="LEGER_SERVER_IDENTITY",
         default="tailscale",
         show_default=True,
-        help="How logins are verified. dev trusts every claim: for development only.",
+        help="Who logs in: tailscale = tailscaled's WhoIs of the connection; tailscale-serve = "
+        "tailscale serve's identity headers from a trusted proxy (listen on loopback only); "
+        "dev trusts every claim: for development only.",
+    ),
+]
+
+_IDENTITY_OPTIONS = [
+    click.option(
+        "--tailscale-socket",
+        envvar="LEGER_SERVER_TAILSCALE_SOCKET",
+        default=None,
+        help="tailscaled's LocalAPI socket for --identity tailscale "
+        "[default: /var/run/tailscale/tailscaled.sock].",
+    ),
+    click.option(
+        "--trusted-proxy",
+        "trusted_proxies",
+        multiple=True,
+        metavar="IP[/BITS]",
+        help="A peer whose Tailscale-User-* headers --identity tailscale-serve believes "
+        "(repeatable; env LEGER_SERVER_TRUSTED_PROXIES, comma-separated) [default: 127.0.0.1, "
+        "::1].",
     ),
 ]
 
@@ -108,11 +129,15 @@ def main() -> None:
     type=click.IntRange(min=0),
     help="Of those, from one client address (0: no such cap; a local proxy is one address).",
 )
+@_IDENTITY_OPTIONS[0]
+@_IDENTITY_OPTIONS[1]
 def serve(
     data_dir: str,
     database_url: str | None,
     blobs_url: str | None,
     identity: str,
+    tailscale_socket: str | None,
+    trusted_proxies: tuple[str, ...],
     host: str,
     port: int,
     workers: int,
@@ -131,7 +156,12 @@ def serve(
     from leger_server.db import make_engine, migrate
 
     settings = _settings(
-        data_dir=data_dir, database_url=database_url, blobs_url=blobs_url, identity=identity
+        data_dir=data_dir,
+        database_url=database_url,
+        blobs_url=blobs_url,
+        identity=identity,
+        tailscale_socket=tailscale_socket,
+        trusted_proxies=trusted_proxies or None,
     )
     limits = ConnectionLimits(
         header_timeout=header_timeout,
@@ -152,6 +182,17 @@ def serve(
             bold=True,
             err=True,
         )
+    if identity == "tailscale-serve" and host not in ("127.0.0.1", "::1", "localhost"):
+        click.secho(
+            f"WARNING: --identity tailscale-serve on {host}: listen on loopback only, so that "
+            "only tailscale serve reaches the server.",
+            fg="red",
+            bold=True,
+            err=True,
+        )
+    # With a Tailscale identity the peer address is the identity: uvicorn must not replace it
+    # with one an X-Forwarded-For header names.
+    proxy_headers = identity == "dev"
     # Migrate once here so several workers do not race to do it.
     migrate(make_engine(settings.database_url))
     settings.auto_migrate = False
@@ -163,6 +204,8 @@ def serve(
             LEGER_SERVER_DATABASE_URL=settings.database_url,
             LEGER_SERVER_BLOBS_URL=settings.blobs_url,
             LEGER_SERVER_IDENTITY=settings.identity,
+            LEGER_SERVER_TAILSCALE_SOCKET=settings.tailscale_socket,
+            LEGER_SERVER_TRUSTED_PROXIES=",".join(settings.trusted_proxies),
         )
         uvicorn.run(
             "leger_server.asgi:app_from_env",
@@ -174,6 +217,7 @@ def serve(
             log_config=uvicorn_log_config(),
             server_header=False,
             http=GuardedHTTPProtocol,
+            proxy_headers=proxy_headers,
         )
         return
     app = create_app(settings)
@@ -185,6 +229,7 @@ def serve(
         log_config=uvicorn_log_config(),
         server_header=False,
         http=GuardedHTTPProtocol,
+        proxy_headers=proxy_headers,
     )
 
 

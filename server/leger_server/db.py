@@ -29,6 +29,9 @@ users = sa.Table(
     sa.Column("last_device_hostname", sa.String(255)),
     sa.Column("cli_version", sa.String(64)),
     sa.Column("total_authentications", sa.Integer, nullable=False, default=0),
+    # Bumped by "log out everywhere": tokens carry the value they were issued under ("gen")
+    # and are refused once it moved on.
+    sa.Column("token_generation", sa.Integer, nullable=False, server_default="0"),
 )
 
 secrets = sa.Table(
@@ -110,7 +113,25 @@ auth_rate_limits = sa.Table(
     sa.Column("hits", sa.Integer, nullable=False),
 )
 
+# One-time login codes (the browser's login): only a hash of the code is stored, so the table
+# leaks no usable code; a row is deleted when redeemed, so a code works once across workers.
+login_codes = sa.Table(
+    "login_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "user_uuid",
+        sa.String(36),
+        sa.ForeignKey("users.user_uuid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("session_expires_at", sa.Integer, nullable=False),
+    sa.Column("token_generation", sa.Integer, nullable=False),
+)
+
 sa.Index("idx_users_tailnet", users.c.tailnet)
+sa.Index("idx_login_codes_expires", login_codes.c.expires_at)
 sa.Index("idx_release_user", releases.c.user_uuid)
 sa.Index("idx_revoked_tokens_expires", revoked_tokens.c.expires_at)
 sa.Index("idx_auth_rate_limits_window", auth_rate_limits.c.window_start)

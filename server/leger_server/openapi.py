@@ -123,7 +123,10 @@ def openapi_document() -> dict[str, Any]:
             "/health": {"get": {"responses": {"200": {"description": "healthy"}}}},
             "/api/auth/cli": {
                 "post": {
-                    "summary": "Log in with a (verified) Tailscale identity; returns a token",
+                    "summary": "Log in: the identity comes from the connection (tailscaled's "
+                    "WhoIs, or tailscale serve's headers); identity fields in the body must "
+                    "agree with it (403 identity_mismatch). Only --identity dev requires and "
+                    "believes them.",
                     "requestBody": _json_body(
                         {
                             "type": "object",
@@ -148,8 +151,39 @@ def openapi_document() -> dict[str, Any]:
                         ),
                         "400": ERROR,
                         "401": ERROR,
+                        "403": ERROR,
                         "429": ERROR,
+                        "503": ERROR,
                     },
+                }
+            },
+            "/api/auth/login-code": {
+                "post": {
+                    "summary": "A one-time code (60 s, single use) that logs a browser in to "
+                    "this token's account at /login/code",
+                    "security": secured,
+                    "responses": {
+                        "200": _ok(
+                            "the code",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "path": {"type": "string"},
+                                    "expires_in": {"type": "integer"},
+                                },
+                            },
+                        ),
+                        "401": ERROR,
+                        "403": ERROR,
+                    },
+                }
+            },
+            "/api/auth/logout-all": {
+                "post": {
+                    "summary": "Log out every token of the account, this one included",
+                    "security": secured,
+                    "responses": {"200": _ok("logged out everywhere"), "401": ERROR},
                 }
             },
             "/api/auth/validate": {

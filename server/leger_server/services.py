@@ -12,6 +12,7 @@ from leger_server.blobs import BlobStore, open_blob_store
 from leger_server.crypto import SecretCipher
 from leger_server.db import make_engine
 from leger_server.identity import IdentityVerifier, make_verifier
+from leger_server.login_codes import LoginCodes
 from leger_server.ratelimit import RateLimiter
 from leger_server.release_store import ReleaseStore
 from leger_server.revocations import TokenRevocations
@@ -31,6 +32,7 @@ class Services:
     blobs: BlobStore
     tokens: TokenService
     revocations: TokenRevocations
+    login_codes: LoginCodes
     verifier: IdentityVerifier
     auth_limiter: RateLimiter
 
@@ -42,20 +44,18 @@ class Services:
         engine = make_engine(settings.database_url)
         cipher = SecretCipher(settings.keys)
         blobs = open_blob_store(settings.blobs_url)
+        users = UserStore(engine)
         return cls(
             settings=settings,
             engine=engine,
-            users=UserStore(engine),
+            users=users,
             secrets=SecretStore(engine, cipher, max_value=settings.max_secret_value),
             releases=ReleaseStore(engine, blobs, settings),
             blobs=blobs,
             tokens=TokenService(settings.keys.jwt_secret, days=settings.token_days),
             revocations=TokenRevocations(engine),
-            verifier=make_verifier(
-                settings.identity,
-                api_key=settings.tailscale_api_key,
-                base_url=settings.tailscale_api_base,
-            ),
+            login_codes=LoginCodes(engine),
+            verifier=make_verifier(settings, users),
             auth_limiter=RateLimiter(engine, settings.auth_rate_limit, settings.auth_rate_window),
         )
 

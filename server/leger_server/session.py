@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from leger_server.errors import Forbidden, Unauthorized
+from leger_server.identity import IdentityClaim
 from leger_server.services import Services, services
 from leger_server.tokens import TokenClaims
 
@@ -84,6 +85,32 @@ def current_claims(request: Request) -> TokenClaims:
 
 
 def token_state(svc: Services, claims: TokenClaims) -> tuple[bool, dict[str, Any] | None]:
-    """Whether a verified token was logged out, and its user (None if the account is gone):
-    what a session and a login link both need beyond the signature. Blocking (database)."""
-    return svc.revocations.is_revoked(claims.token_id), svc.users.get(claims.user_uuid)
+    """Whether a verified token was logged out (by itself, or by "log out everywhere", which
+    moved the account's token generation past the token's), and its user (None if the account
+    is gone). Blocking (database)."""
+    user, generation = svc.users.get_with_generation(claims.user_uuid)
+    if user is not None and claims.generation != generation:
+        return True, user
+    return svc.revocations.is_revoked(claims.token_id), user
+
+
+def issue_for(
+    svc: Services, user: dict[str, Any], generation: int, *, expires_at: int | None = None
+) -> str:
+    """A token for ``user`` (the API's user object) under the account's current generation."""
+    return svc.tokens.issue(
+        user_uuid=user["user_uuid"],
+        tailscale_user_id=user["tailscale_user_id"],
+        email=user["email"],
+        tailnet=user["tailnet"],
+        generation=generation,
+        expires_at=expires_at,
+    )
+
+
+def log_in(svc: Services, identity: IdentityClaim) -> tuple[dict[str, Any], str]:
+    """Create or refresh the account of a verified identity; its user object and a new token.
+    Blocking (database)."""
+    user = svc.users.login(identity)
+    _, generation = svc.users.get_with_generation(user["user_uuid"])
+    return user, issue_for(svc, user, generation)

@@ -24,6 +24,9 @@ from typing import Any
 from leger_server.errors import SettingsError
 
 KEYS_FILE = "keys.json"
+IDENTITIES = ("tailscale", "tailscale-serve", "dev")
+DEFAULT_TAILSCALE_SOCKET = "/var/run/tailscale/tailscaled.sock"
+DEFAULT_TRUSTED_PROXIES = ("127.0.0.1", "::1")
 MiB = 1024 * 1024
 
 
@@ -128,10 +131,13 @@ class Settings:
     data_dir: Path
     database_url: str
     blobs_url: str
-    identity: str  # "dev" or "tailscale"
+    identity: str  # "tailscale", "tailscale-serve" or "dev"
     keys: KeySet
     tailscale_api_key: str | None = None
     tailscale_api_base: str = "https://api.tailscale.com"
+    tailscale_socket: str = DEFAULT_TAILSCALE_SOCKET
+    tailnet: str | None = None  # the tailnet's name, else tailscaled's own CurrentTailnet
+    trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES  # for tailscale-serve
     max_json_body: int = 256 * 1024
     max_secret_value: int = 64 * 1024
     max_bundle_bytes: int = 200 * MiB
@@ -162,8 +168,10 @@ class Settings:
         **overrides: Any,
     ) -> Settings:
         environ = os.environ if env is None else env
-        if identity not in ("dev", "tailscale"):
-            raise SettingsError(f"unknown identity {identity!r}; use tailscale or dev")
+        if identity not in IDENTITIES:
+            raise SettingsError(
+                f"unknown identity {identity!r}; use tailscale, tailscale-serve or dev"
+            )
         data = Path(data_dir).resolve()
         secure_data_dir(data)
         keys = keys_from_env(environ)
@@ -191,10 +199,22 @@ class Settings:
                     overrides[key] = conv(environ[env_name])
                 except ValueError:
                     raise SettingsError(f"{env_name} must be a number") from None
-        if identity == "tailscale" and not api_key:
-            raise SettingsError(
-                "identity tailscale needs an API key: set LEGER_SERVER_TAILSCALE_API_KEY"
-            )
+        socket = overrides.pop("tailscale_socket", None) or environ.get(
+            "LEGER_SERVER_TAILSCALE_SOCKET", DEFAULT_TAILSCALE_SOCKET
+        )
+        tailnet = overrides.pop("tailnet", None) or environ.get("LEGER_SERVER_TAILNET") or None
+        proxies = overrides.pop("trusted_proxies", None) or tuple(
+            p.strip()
+            for p in environ.get("LEGER_SERVER_TRUSTED_PROXIES", "").split(",")
+            if p.strip()
+        )
+        proxies = tuple(proxies) or DEFAULT_TRUSTED_PROXIES
+        from leger_server.identity import parse_proxies
+
+        try:
+            parse_proxies(proxies)
+        except ValueError as exc:
+            raise SettingsError(f"trusted proxies: {exc}") from None
         return cls(
             data_dir=data,
             database_url=database_url or f"sqlite:///{data / 'leger.db'}",
@@ -203,6 +223,9 @@ class Settings:
             keys=keys,
             tailscale_api_key=api_key,
             tailscale_api_base=api_base,
+            tailscale_socket=socket,
+            tailnet=tailnet,
+            trusted_proxies=proxies,
             environment="development" if identity == "dev" else "production",
             **overrides,
         )

@@ -7,9 +7,14 @@ Fixtures:
   :class:`RunningServer`: ``url``, ``data_dir``, ``log_path``, ``login(user_id="u1",
   email=...) -> token``, ``api(token) -> httpx.Client`` (base URL and bearer token set),
   ``stop()``, ``log()``.
-* ``tailscale_api`` – a :class:`TailscaleAPIStandIn` of the Tailscale device and user lists;
-  ``leger_server_factory(identity="tailscale", env=tailscale_api.server_env())`` verifies
-  logins against it.
+* ``tailscale_api`` – a :class:`TailscaleAPIStandIn` of the Tailscale device and user lists,
+  for the extra API check of ``--identity tailscale`` (add ``LEGER_SERVER_TAILSCALE_API_KEY``
+  and ``…_API_BASE`` from :meth:`TailscaleAPIStandIn.server_env` to the LocalAPI's env).
+* ``tailscale_localapi`` – a :class:`LocalAPIStandIn` of tailscaled's LocalAPI (``whois`` and
+  ``status``, the documented JSON) on a Unix socket, with tailnet members at loopback addresses
+  (127.0.0.2, 127.0.0.3, …): ``leger_server_factory(identity="tailscale",
+  env=tailscale_localapi.server_env())`` takes identities from it; a client becomes a member by
+  binding its source address (``httpx.HTTPTransport(local_address="127.0.0.2")``).
 * ``leger_server_factory`` – ``leger_server_factory(database=..., blobs=..., env=...,
   extra_args=["--workers", "2"])`` starts
   more servers (other storage, other limits); each is stopped at the end of the test.
@@ -173,21 +178,29 @@ class RunningServer:
         tailnet: str = "example.ts.net",
         device_id: str | None = None,
         hostname: str = "test-host",
+        local_address: str | None = None,
     ) -> dict[str, Any]:
-        """POST /api/auth/cli; returns the envelope's ``data`` (token and user)."""
+        """POST /api/auth/cli; returns the envelope's ``data`` (token and user). With
+        ``local_address`` (a tailnet member's address at a :class:`LocalAPIStandIn`) the login
+        comes from there and sends only the hostname: the server knows who it is."""
         import httpx
 
-        resp = httpx.post(
-            self.url + "/api/auth/cli",
-            json={
-                "user_id": user_id,
-                "email": email or f"{user_id}@example.com",
-                "tailnet": tailnet,
-                "device_id": device_id or f"dev-{user_id}",
-                "hostname": hostname,
-            },
-            timeout=10.0,
-        )
+        if local_address is not None:
+            transport = httpx.HTTPTransport(local_address=local_address)
+            with httpx.Client(transport=transport, timeout=10.0) as client:
+                resp = client.post(self.url + "/api/auth/cli", json={"hostname": hostname})
+        else:
+            resp = httpx.post(
+                self.url + "/api/auth/cli",
+                json={
+                    "user_id": user_id,
+                    "email": email or f"{user_id}@example.com",
+                    "tailnet": tailnet,
+                    "device_id": device_id or f"dev-{user_id}",
+                    "hostname": hostname,
+                },
+                timeout=10.0,
+            )
         resp.raise_for_status()
         data: dict[str, Any] = resp.json()["data"]
         return data
@@ -321,8 +334,8 @@ class TailscaleAPIStandIn:
             self._thread.join(timeout=5)
 
     def server_env(self) -> dict[str, str]:
-        """Environment for a ``leger-server --identity tailscale`` that asks this stand-in
-        (fresh keys included, since tailscale identity never generates them)."""
+        """Environment for a ``leger-server --identity tailscale`` whose extra API check asks
+        this stand-in (fresh keys included, since tailscale identity never generates them)."""
         import base64
         import secrets
 
@@ -333,6 +346,148 @@ class TailscaleAPIStandIn:
             "LEGER_SERVER_TAILSCALE_API_KEY": self.api_key,
             "LEGER_SERVER_TAILSCALE_API_BASE": self.url,
         }
+
+
+class LocalAPIStandIn:
+    """A stand-in of tailscaled's LocalAPI on a Unix socket, speaking its documented JSON:
+    ``GET /localapi/v0/whois?addr=IP:PORT`` (``apitype.WhoIsResponse``: Node, UserProfile,
+    CapMap; 404 "no match" for an unknown address) and ``GET /localapi/v0/status``
+    (``CurrentTailnet``, ``MagicDNSSuffix``). Members are keyed by IP, as tailscaled's are:
+    use loopback addresses (127.0.0.2, 127.0.0.3, …) and bind clients to them. ``asked``
+    records every WhoIs address."""
+
+    def __init__(
+        self,
+        socket_path: str | None = None,
+        *,
+        tailnet: str = "example.com",
+        dns_suffix: str = "tail1234.ts.net",
+    ) -> None:
+        self.socket_path = socket_path or f"/tmp/leger-ts-{os.getpid()}-{free_port()}.sock"
+        self.tailnet = tailnet
+        self.dns_suffix = dns_suffix
+        self.members: dict[str, dict[str, Any]] = {}
+        self.asked: list[str] = []
+        self._server: Any = None
+        self._thread: Any = None
+
+    def __repr__(self) -> str:
+        return f"LocalAPIStandIn({self.socket_path!r}, members={sorted(self.members)})"
+
+    def add_member(
+        self,
+        ip: str,
+        *,
+        login: str,
+        user_id: int,
+        node_id: int,
+        hostname: str = "laptop",
+        display_name: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """A node at ``ip`` owned by ``login`` (Tailscale user ``user_id``), or a tagged node
+        (``tags``: its UserProfile is then tailscale's placeholder "tagged-devices").
+        Returns its WhoIs answer, whose ``Node.StableID`` is ``n<node_id>CNTRL``."""
+        answer: dict[str, Any] = {
+            "Node": {
+                "ID": node_id,
+                "StableID": f"n{node_id}CNTRL",
+                "Name": f"{hostname}.{self.dns_suffix}.",
+                "User": user_id,
+                "Key": f"nodekey:{node_id:064x}",
+                "Addresses": [f"100.64.0.{node_id % 250 + 1}/32"],
+                "AllowedIPs": [f"100.64.0.{node_id % 250 + 1}/32"],
+                "Hostinfo": {"Hostname": hostname, "OS": "linux"},
+                "ComputedName": hostname,
+                **({"Tags": list(tags)} if tags else {}),
+            },
+            "UserProfile": {
+                "ID": user_id,
+                "LoginName": "tagged-devices" if tags else login,
+                "DisplayName": "tagged-devices" if tags else display_name or login.split("@")[0],
+                "ProfilePicURL": "",
+            },
+            "CapMap": {},
+        }
+        self.members[ip] = answer
+        return answer
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "Version": "1.76.0-stand-in",
+            "BackendState": "Running",
+            "MagicDNSSuffix": self.dns_suffix,
+            "CurrentTailnet": {
+                "Name": self.tailnet,
+                "MagicDNSSuffix": self.dns_suffix,
+                "MagicDNSEnabled": True,
+            },
+        }
+
+    def start(self) -> None:
+        import threading
+
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse, PlainTextResponse, Response
+        from starlette.routing import Route
+
+        async def whois(request: Request) -> Response:
+            addr = request.query_params.get("addr", "")
+            self.asked.append(addr)
+            host, sep, port = addr.rpartition(":")
+            host = host.strip("[]")
+            answer = self.members.get(host) if sep and port.isdigit() else None
+            if answer is None:
+                return PlainTextResponse("no match for IP:port\n", status_code=404)
+            return JSONResponse(answer)
+
+        async def status(request: Request) -> Response:
+            return JSONResponse(self.status())
+
+        app = Starlette(
+            routes=[Route("/localapi/v0/whois", whois), Route("/localapi/v0/status", status)]
+        )
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, uds=self.socket_path, log_level="warning", lifespan="off")
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=5)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)
+
+    def server_env(self) -> dict[str, str]:
+        """Environment for a ``leger-server --identity tailscale`` that asks this stand-in
+        (fresh keys included, since tailscale identity never generates them)."""
+        import base64
+        import secrets
+
+        return {
+            "LEGER_SERVER_JWT_SECRET": secrets.token_hex(32),
+            "LEGER_SERVER_ENCRYPTION_KEYS": "k1:"
+            + base64.b64encode(secrets.token_bytes(32)).decode(),
+            "LEGER_SERVER_TAILSCALE_SOCKET": self.socket_path,
+        }
+
+
+@pytest.fixture
+def tailscale_localapi() -> Iterator[LocalAPIStandIn]:
+    """A :class:`LocalAPIStandIn`, running for one test."""
+    stand_in = LocalAPIStandIn()
+    stand_in.start()
+    try:
+        yield stand_in
+    finally:
+        stand_in.stop()
 
 
 @pytest.fixture

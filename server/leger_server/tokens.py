@@ -26,6 +26,7 @@ class TokenClaims:
     issued_at: int
     expires_at: int
     token_id: str  # the jti: what logging this token out records
+    generation: int = 0  # the account's token generation at issue ("log out everywhere")
 
 
 class TokenService:
@@ -43,6 +44,7 @@ class TokenService:
         tailscale_user_id: str,
         email: str,
         tailnet: str,
+        generation: int = 0,
         expires_at: int | None = None,
     ) -> str:
         """A new token; it expires after the configured lifetime, or at ``expires_at`` if that
@@ -57,6 +59,7 @@ class TokenService:
             "iat": now,
             "exp": exp,
             "jti": secrets.token_urlsafe(16),
+            "gen": generation,
         }
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
@@ -85,6 +88,7 @@ class TokenService:
                 issued_at=int(payload["iat"]),
                 expires_at=int(payload["exp"]),
                 token_id=str(payload["jti"]),
+                generation=int(payload.get("gen", 0)),
             )
         except (TypeError, ValueError):
             raise Unauthorized("malformed token claims") from None

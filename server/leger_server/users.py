@@ -104,6 +104,42 @@ class UserStore:
             )
             return self._get(conn, user_uuid)
 
+    def account_for_login(self, login_name: str) -> tuple[str, str] | None:
+        """The Tailscale user id and tailnet of the one account with this login name, if there
+        is exactly one (tailscale serve's headers carry the login name, not the user id)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(users.c.tailscale_user_id, users.c.tailnet).where(
+                    sa.func.lower(users.c.tailscale_email) == login_name.lower()
+                )
+            ).all()
+        return (str(rows[0][0]), str(rows[0][1])) if len(rows) == 1 else None
+
+    def get_with_generation(self, user_uuid: str) -> tuple[dict[str, Any] | None, int]:
+        """The user (None when gone) and its current token generation."""
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(users).where(users.c.user_uuid == user_uuid))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None, 0
+        return public_user(row), int(row["token_generation"] or 0)
+
+    def log_out_everywhere(self, user_uuid: str) -> int:
+        """Invalidate every token of the account issued so far; returns the new generation."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                users.update()
+                .where(users.c.user_uuid == user_uuid)
+                .values(token_generation=users.c.token_generation + 1)
+            )
+            generation = conn.execute(
+                sa.select(users.c.token_generation).where(users.c.user_uuid == user_uuid)
+            ).scalar_one()
+        return int(generation)
+
     def get(self, user_uuid: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = (

@@ -1,5 +1,5 @@
 """A real ``leger-server serve`` never writes a query value to its log: not the login link's
-token, not any other parameter of any other URL, with one worker or several."""
+one-time code, not any other parameter of any other URL, with one worker or several."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from leger_server.accesslog import redact
 from leger_server.testing import RunningServer, bearer
+from leger_server.web.testing import login_code
 
 
 def _requests(server: RunningServer) -> list[str]:
@@ -24,24 +25,26 @@ def _requests(server: RunningServer) -> list[str]:
         assert client.get("/health?%73ecret=SECRETVALUE4&&x").status_code == 200
         post = client.post("/api/secrets/n?value=SECRETVALUE5", json={"value": "v"})
         assert post.status_code == 401
-        login = client.get("/auth", params={"token": token}, follow_redirects=False)
-        assert login.status_code == 303
+        code = login_code(server, token)
+        login = client.get("/login/code", params={"code": code}, follow_redirects=False)
+        assert login.status_code == 200
     return [
         '"GET /health?token=[redacted] HTTP/1.1" 200',
         '"GET /api/me?api_key=[redacted]&t=[redacted] HTTP/1.1" 200',
         '"GET /no-such-page?[redacted] HTTP/1.1" 404',
         '"GET /health?[redacted]&&[redacted] HTTP/1.1" 200',
         '"POST /api/secrets/n?value=[redacted] HTTP/1.1" 401',
-        '"GET /auth?token=[redacted] HTTP/1.1" 303',
+        '"GET /login/code?code=[redacted] HTTP/1.1" 200',
         token,  # not expected: checked below
+        code,
     ]
 
 
 def _check(server: RunningServer, expected: list[str]) -> None:
-    *lines, token = expected
+    *lines, token, code = expected
     server.stop()  # flushes the log
     log = server.log()
-    assert "SECRETVALUE" not in log
+    assert "SECRETVALUE" not in log and code not in log
     assert token not in log and token.split(".")[1] not in log
     for line in lines:
         assert line in log, (line, log[-3000:])

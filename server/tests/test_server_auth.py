@@ -318,3 +318,34 @@ def test_the_rate_limit_counts_each_client_behind_a_local_proxy(leger_server_fac
 
     assert [login_from("192.0.2.10") for _ in range(3)] == [200, 200, 429]
     assert login_from("192.0.2.11") == 200  # another client behind the same proxy
+
+
+def test_a_token_from_before_logout_all_existed_works_until_logout_all(
+    client: TestClient, app_settings, login
+) -> None:
+    """Tokens issued before migration 0003 carry no ``gen``: they count as generation 0, so
+    they keep working after the upgrade, and "log out everywhere" ends them like the rest."""
+    login(client, "u-old")
+    now = int(time.time())
+    old = jwt.encode(
+        {"sub": user_uuid_for("u-old"), "iat": now, "exp": now + 600, "jti": "before-0003"},
+        app_settings.keys.jwt_secret,
+        algorithm="HS256",
+    )
+    assert client.get("/api/me", headers=bearer(old)).status_code == 200
+    newer = login(client, "u-old")
+    assert client.post("/api/auth/logout-all", headers=bearer(newer)).status_code == 200
+    for token in (old, newer):
+        resp = client.get("/api/me", headers=bearer(token))
+        assert resp.status_code == 401 and resp.json()["error"]["code"] == "token_revoked"
+    other = login(client, "u-other")  # another account is not touched
+    assert client.get("/api/me", headers=bearer(other)).status_code == 200
+
+
+def test_logout_all_needs_a_token_and_changes_nothing_without_one(
+    client: TestClient, login
+) -> None:
+    token = login(client, "u-keep")
+    resp = client.post("/api/auth/logout-all")
+    assert resp.status_code == 401 and resp.json()["error"]["action"]
+    assert client.get("/api/me", headers=bearer(token)).status_code == 200

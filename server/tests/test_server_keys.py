@@ -148,6 +148,9 @@ def test_a_database_from_before_revocations_is_upgraded_keeping_its_data(tmp_pat
             "old@example.com"
         )
     assert "revoked_tokens" in sa.inspect(engine).get_table_names()
+    assert "login_codes" in sa.inspect(engine).get_table_names()
+    with engine.connect() as conn:  # the existing user starts at token generation 0
+        assert conn.execute(sa.text("SELECT token_generation FROM users")).scalar() == 0
 
 
 @pytest.mark.postgres

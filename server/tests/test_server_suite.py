@@ -398,3 +398,31 @@ def test_logout_revokes_one_token_on_every_storage(shared_server, fresh_user):
         assert resp.status_code == 401 and resp.json()["error"]["code"] == "token_revoked"
     with shared_server.api(kept) as api:
         assert api.get("/api/secrets").status_code == 200
+
+
+def test_a_login_code_is_redeemed_once_and_logout_all_works_on_every_storage(
+    shared_server, fresh_user
+):
+    """Migration 0003 on SQLite and PostgreSQL alike: of four concurrent redemptions of one
+    code exactly one starts a session; log out everywhere ends every token."""
+    import concurrent.futures
+
+    import httpx
+
+    from leger_server.web.testing import login_code, redeem
+
+    token = shared_server.login(fresh_user)
+    code = login_code(shared_server, token)
+
+    def attempt(_: int) -> int:
+        with httpx.Client(base_url=shared_server.url) as browser:
+            return redeem(browser, code).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = sorted(pool.map(attempt, range(4)))
+    assert answers == [303, 401, 401, 401], answers
+    with shared_server.api(token) as api:
+        assert api.post("/api/auth/logout-all").status_code == 200
+        assert api.get("/api/secrets").json()["error"]["code"] == "token_revoked"
+    with shared_server.api(shared_server.login(fresh_user)) as api:
+        assert api.get("/api/secrets").status_code == 200

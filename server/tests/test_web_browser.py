@@ -4,6 +4,7 @@ settings. Each page's screenshot goes to ``artifacts/screenshots/`` at the repos
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from leger_server.testing import RunningServer, make_bundle
-from leger_server.web.testing import CHROMIUM, CHROMIUM_ARGS
+from leger_server.web.testing import CHROMIUM, CHROMIUM_ARGS, login_code
 
 pytestmark = pytest.mark.browser
 
@@ -85,11 +86,17 @@ def nav(page: Page, name: str) -> None:
     page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
 
 
+def confirm(page: Page, server: RunningServer, link: str) -> None:
+    """Open a one-time login link and confirm the account on its page, as a person does."""
+    page.goto(link)
+    page.locator("#confirm-login").click()
+    expect(page).to_have_url(f"{server.url}/api-keys")
+
+
 def log_in(page: Page, server: RunningServer, user_id: str) -> str:
     """Follow the login link the CLI opens; returns the CLI's token (for API checks)."""
     token = server.login(user_id)
-    page.goto(f"{server.url}/auth?token={token}")
-    expect(page).to_have_url(f"{server.url}/api-keys")
+    confirm(page, server, f"{server.url}/login/code?code={login_code(server, token)}")
     return token
 
 
@@ -102,7 +109,14 @@ def test_login_link_starts_an_httponly_session_and_lands_on_api_keys(
     expect(page.locator("#login-command")).to_have_text("leger auth login --browser")
     shoot(page, "01-login")
 
-    token = log_in(page, server, unique("login"))
+    user_id = unique("login")
+    token = server.login(user_id)
+    page.goto(f"{server.url}/login/code?code={login_code(server, token)}")
+    expect(page.get_by_role("heading", name=f"Log in as {user_id}@example.com?")).to_be_visible()
+    assert context.cookies() == []  # the page with the code starts nothing
+    shoot(page, "01-login-confirm")
+    page.locator("#confirm-login").click()
+    expect(page).to_have_url(f"{server.url}/api-keys")
     expect(page.get_by_role("heading", name="API Keys & Integrations")).to_be_visible()
     cookies = {c["name"]: c for c in context.cookies()}
     session = cookies["leger_session"]
@@ -114,8 +128,28 @@ def test_login_link_starts_an_httponly_session_and_lands_on_api_keys(
     assert token not in page.content()
     assert session["value"] not in page.content()
 
-    page.goto(f"{server.url}/auth?token=forged.token.value")
+    page.goto(f"{server.url}/login/code?code=AAAA-AAAA")
     expect(page.get_by_role("alert")).to_contain_text("not valid")
+
+
+def test_another_sites_form_with_an_attackers_code_does_not_switch_the_session(
+    page: Page, context: BrowserContext, server: RunningServer
+) -> None:
+    """The attack on the old /auth?token= link: a page elsewhere submits the attacker's login
+    to this server. The browser marks that post cross-site, and the victim stays themselves."""
+    victim = unique("victim")
+    log_in(page, server, victim)
+    code = login_code(server, server.login(unique("attacker")))
+    page.goto("about:blank")  # a document of no origin of this server's
+    page.set_content(
+        f'<form id="f" method="post" action="{server.url}/login/code">'
+        f'<input name="code" value="{code}"></form>'
+    )
+    page.evaluate("() => document.getElementById('f').submit()")
+    page.wait_for_load_state()
+    expect(page.get_by_role("alert")).to_contain_text("confirmed on this site")
+    page.goto(f"{server.url}/settings")
+    expect(page.locator("#profile-email")).to_have_text(f"{victim}@example.com")
 
 
 def test_openai_key_is_saved_masked_after_reload_shown_on_demand_and_deleted(
@@ -235,10 +269,12 @@ def test_key_saved_in_the_browser_is_what_leger_secrets_get_prints(
     login = leger(env, "auth", "login", "--server", server.url, "--browser")
     assert login.returncode == 0, login.stderr
     link = (tmp_path / "link").read_text()
-    assert link.startswith(f"{server.url}/auth?token=")
+    assert link.startswith(f"{server.url}/login/code?code=")
+    token = json.loads((tmp_path / "home/.local/state/leger/cloud-token.json").read_text())
+    assert next(iter(token.values())) not in link  # the browser's argv holds no token
+    assert link.split("code=")[1] in login.stdout  # the code the CLI printed
 
-    page.goto(link)  # what the browser the CLI opened does
-    expect(page).to_have_url(f"{server.url}/api-keys")
+    confirm(page, server, link)  # what the browser the CLI opened does
     page.locator("#openai_api_key").fill(OPENAI_KEY)
     page.get_by_role("button", name="Save OpenAI").click()
     expect(page.get_by_role("status").first).to_have_text("OpenAI saved.")
@@ -400,5 +436,27 @@ def test_pages_fit_a_phone_and_keyboard_reaches_the_skip_link_first(
         page.keyboard.press("Tab")
         # The first field is reached after the skip link: the OpenAI key, by its label.
         assert page.evaluate("() => document.activeElement.id") == "openai_api_key"
+    finally:
+        ctx.close()
+
+
+def test_sign_in_with_tailscale_needs_no_cli(
+    browser: Browser, leger_server_factory, tailscale_localapi
+) -> None:
+    """Chromium connects from 127.0.0.1, which the LocalAPI stand-in knows as Alice's node:
+    the button on /login logs the browser in as her, with no CLI and no code."""
+    tailscale_localapi.add_member(
+        "127.0.0.1", login="alice@github", user_id=123456789, node_id=2929
+    )
+    server = leger_server_factory(identity="tailscale", env=tailscale_localapi.server_env())
+    ctx = browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.url}/login")
+        shoot(page, "01-login-tailscale")
+        page.get_by_role("button", name="Sign in with Tailscale").click()
+        expect(page).to_have_url(f"{server.url}/api-keys")
+        page.goto(f"{server.url}/settings")
+        expect(page.locator("#profile-email")).to_have_text("alice@github")
     finally:
         ctx.close()

@@ -65,7 +65,9 @@ class CloudClient:
     # --- account ------------------------------------------------------------------------
 
     def login(self, identity: dict[str, Any], cli_version: str | None = None) -> dict[str, Any]:
-        """POST /api/auth/cli with the identity claim; returns ``{token, user}``."""
+        """POST /api/auth/cli; returns ``{token, user}``. The server learns who we are from the
+        connection (Tailscale); the claim is checked against that (or, on a ``--identity dev``
+        server, believed)."""
         body = {
             k: identity[k]
             for k in ("device_id", "user_id", "email", "tailnet", "hostname")
@@ -83,6 +85,18 @@ class CloudClient:
     def logout(self) -> None:
         """Log this client's token out on the server (it gets 401 from now on)."""
         self._request("POST", "/api/auth/logout", what="logging out")
+
+    def logout_all(self) -> None:
+        """Log out every token of the account (every machine, every browser, a stolen one)."""
+        self._request("POST", "/api/auth/logout-all", what="logging out everywhere")
+
+    def login_code(self) -> dict[str, Any]:
+        """A one-time code (``code``, ``path``, ``expires_in``) that logs a browser in to this
+        token's account: the link carries the code, never the token."""
+        data: dict[str, Any] = self._request(
+            "POST", "/api/auth/login-code", what="a browser login code"
+        )
+        return data
 
     def set_display_name(self, display_name: str | None) -> dict[str, Any]:
         data: dict[str, Any] = self._request(

@@ -37,12 +37,18 @@ def auth_group() -> None:
 
 @auth_group.command(name="login")
 @click.option("--server", "server", metavar="URL", help="leger-server URL (else config).")
-@click.option("--browser", is_flag=True, help="Also open the web UI, logged in.")
+@click.option(
+    "--browser",
+    is_flag=True,
+    help="Also log the web UI in: opens a one-time link (or prints it and a code to enter on "
+    "the server's /login page when no browser can be opened here).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Output JSON (never the token).")
 @click.pass_obj
 def login(leger: Any, server: str | None, browser: bool, as_json: bool) -> None:
-    """Send this machine's identity (Tailscale, or [identity] in config) to the server and
-    keep the token it issues in the OS keyring (or a 0600 file where there is none)."""
+    """Log in with this machine's Tailscale identity and keep the token the server issues in
+    the OS keyring (or a 0600 file where there is none). The server learns who you are from the
+    connection (tailscaled's WhoIs); what this machine reports is only checked against that."""
     from leger_core import __version__
     from leger_plugin_cloud.client import CloudClient
     from leger_plugin_cloud.session import save_account, save_token
@@ -68,11 +74,31 @@ def login(leger: Any, server: str | None, browser: bool, as_json: bool) -> None:
         else:
             click.echo(f"Token stored in {location} (mode 0600): no OS keyring is available.")
     if browser:
-        import webbrowser
+        with CloudClient(url, data["token"]) as client:
+            grant = client.login_code()
+        _open_login_link(url, grant, err=as_json)
 
-        target = f"{url}/auth?token={data['token']}"
-        if not webbrowser.open(target):
-            click.echo("Could not open a browser; open the web UI and log in there.", err=True)
+
+def _open_login_link(url: str, grant: dict[str, Any], *, err: bool) -> None:
+    """Open the one-time link in a browser, or say where to use it (as ``gh auth login``
+    does). The link holds a 60-second single-use code, never the token."""
+    import webbrowser
+
+    link = f"{url}{grant['path']}"
+    click.echo(
+        f"One-time code: {grant['code']} (valid {grant['expires_in']} seconds, works once).",
+        err=err,
+    )
+    if webbrowser.open(link):
+        click.echo(
+            f"Opened {url}/login/code in your browser: check the account and confirm.", err=err
+        )
+        return
+    click.echo(
+        f"No browser can be opened here. On any machine, open:\n  {link}\n"
+        f"or go to {url}/login and enter the code.",
+        err=err,
+    )
 
 
 @auth_group.command(name="status")
@@ -106,27 +132,52 @@ def status(as_json: bool, offline: bool) -> None:
 
 @auth_group.command(name="logout")
 @click.option("--local", is_flag=True, help="Only forget the token here; do not ask the server.")
-def logout(local: bool) -> None:
+@click.option(
+    "--all",
+    "everywhere",
+    is_flag=True,
+    help="Log out every token of your account: every machine, every browser, and any copy "
+    "someone else may hold. Log in again afterwards.",
+)
+def logout(local: bool, everywhere: bool) -> None:
     """Log the token out on the server, then forget it and the account info on this machine.
-    Other machines and the browser stay logged in. If the server cannot be reached, the token
-    is forgotten here all the same and stays valid until it expires (this says so)."""
+    Other machines and the browser stay logged in, unless --all. If the server cannot be
+    reached, the token is forgotten here all the same and stays valid until it expires (this
+    says so)."""
     from leger_core.errors import DeniedError, LegerError
     from leger_plugin_cloud.session import current_client, forget_account
 
+    if local and everywhere:
+        raise UsageError("--local and --all contradict each other: --all asks the server")
     problem = None
     if not local and read_account() is not None:
         try:
             with current_client() as client:
-                client.logout()
-        except DeniedError:
-            pass  # no token here, or the server refuses it already: nothing left to revoke
+                client.logout_all() if everywhere else client.logout()
+        except DeniedError as exc:
+            if everywhere:
+                raise DeniedError(
+                    f"the server refused to log out everywhere ({exc})",
+                    hint="log in again (leger auth login), then run: leger auth logout --all",
+                ) from None
+            # no token here, or the server refuses it already: nothing left to revoke
         except LegerError as exc:
+            if everywhere:
+                raise
             problem = str(exc)
     account = forget_account()
     if account is None:
+        if everywhere:
+            raise UsageError("not logged in: log in first (leger auth login), then use --all")
         click.echo("Not logged in.")
         return
-    click.echo(f"Logged out of {account.get('server')}; token removed.")
+    if everywhere:
+        click.echo(
+            f"Logged out of {account.get('server')} everywhere: every token of "
+            f"{account.get('email')} stopped working; this one is removed."
+        )
+    else:
+        click.echo(f"Logged out of {account.get('server')}; token removed.")
     if problem is not None:
         click.echo(
             f"Warning: the server was not told ({problem}); the token stays valid until it "

@@ -63,22 +63,15 @@ def status_from_cli(binary: str) -> Any | None:
 
 
 def status_from_socket(path: str) -> Any | None:
-    import httpx
+    """``GET /localapi/v0/status`` through the WhoIs client's LocalAPI transport (one
+    HTTP-over-Unix-socket client for the project, :mod:`leger_core.tailscale_whois`)."""
+    import asyncio
+
+    from leger_core.tailscale_whois import WhoIsError, local_status
 
     try:
-        transport = httpx.HTTPTransport(uds=path)
-        with httpx.Client(transport=transport, timeout=5.0) as client:
-            resp = client.get(
-                "http://local-tailscaled.sock/localapi/v0/status",
-                headers={"Sec-Tailscale": "localapi"},
-            )
-    except httpx.HTTPError:
-        return None
-    if resp.status_code != 200:
-        return None
-    try:
-        return resp.json()
-    except ValueError:
+        return asyncio.run(local_status(path, timeout=5.0))
+    except WhoIsError:
         return None
 
 

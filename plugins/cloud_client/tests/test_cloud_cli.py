@@ -152,3 +152,46 @@ def test_transfers_show_a_progress_bar_on_a_terminal(logged_in, leger_cli, tmp_p
         out = proc.stdout.decode(errors="replace")
         assert proc.returncode == 0, out
         assert "100%" in out and ("Uploading" in out or "Downloading" in out)
+
+
+def test_logout_all_cuts_off_every_token_of_the_account(logged_in, leger_cli):
+    import httpx
+
+    stolen = logged_in.login("u-alice", "alice@example.com")  # a copy someone else holds
+    assert httpx.get(logged_in.url + "/api/me", headers={"Authorization": f"Bearer {stolen}"})
+    out = leger_cli("auth", "logout", "--all").stdout
+    assert "everywhere" in out and not (leger_cli.state_dir / "account.json").exists()
+    resp = httpx.get(logged_in.url + "/api/me", headers={"Authorization": f"Bearer {stolen}"})
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "token_revoked"
+    # The owner logs in again as before.
+    leger_cli("auth", "login", "--server", logged_in.url)
+    assert json.loads(leger_cli("auth", "status", "--json").stdout)["valid"] is True
+
+
+def test_logout_all_when_not_logged_in_is_a_usage_error(leger_cli):
+    result = leger_cli("auth", "logout", "--all", expect=2)
+    assert "log in first" in result.stderr
+
+
+def test_login_browser_without_a_browser_prints_the_link_and_code(leger_server, leger_cli):
+    import re
+
+    import httpx
+
+    # BROWSER names a command that fails: Python's webbrowser then reports no browser.
+    result = leger_cli(
+        "auth", "login", "--server", leger_server.url, "--browser", env={"BROWSER": "false"}
+    )
+    code = re.search(r"One-time code: ([A-Z0-9]{4}-[A-Z0-9]{4})", result.stdout).group(1)
+    assert "No browser can be opened here" in result.stdout
+    assert f"{leger_server.url}/login/code?code={code}" in result.stdout
+    assert f"{leger_server.url}/login and enter the code" in result.stdout
+    token = json.loads((leger_cli.state_dir / "cloud-token.json").read_text())
+    assert next(iter(token.values())) not in result.stdout + result.stderr
+    # The code typed on /login leads to the confirmation page, then a session.
+    with httpx.Client(base_url=leger_server.url) as browser:
+        page = browser.get("/login/code", params={"code": code.lower().replace("-", " ")})
+        assert "Log in as alice@example.com" in page.text
+        resp = browser.post("/login/code", data={"code": code},
+                            headers={"Sec-Fetch-Site": "same-origin"})  # fmt: skip
+        assert resp.status_code == 303 and "leger_session" in browser.cookies

@@ -1,6 +1,6 @@
 """The Tailscale identity provider, against stand-ins of ``tailscale status --json`` and the
 tailscaled LocalAPI socket built from their documented JSON; and the whole login against a
-leger-server with --identity tailscale and a stand-in of the Tailscale device-list API."""
+leger-server with --identity tailscale and a stand-in of tailscaled's LocalAPI (WhoIs)."""
 
 from __future__ import annotations
 
@@ -124,11 +124,18 @@ def test_disabled_provider_gives_none(tmp_path):
     assert os.environ.get("LEGER_TAILSCALE_BIN") is None or True
 
 
-def test_login_with_tailscale_identity(leger_server_factory, tailscale_api, leger_cli, tmp_path):
-    tailscale_api.add_device(
-        "example.ts.net", node_id="nXyZ123CNTRL", user="alice@github", user_id="123456789"
+def test_login_with_tailscale_identity(
+    leger_server_factory, tailscale_localapi, leger_cli, tmp_path
+):
+    """The whole login against ``--identity tailscale``: the server asks (its stand-in of)
+    tailscaled who the CLI's connection is; what the CLI reports must agree."""
+    # The CLI connects from 127.0.0.1: that is Alice's node, as the server's tailscaled sees it.
+    tailscale_localapi.add_member(
+        "127.0.0.1", login="alice@github", user_id=123456789, node_id=7, hostname="alice-laptop"
     )
-    server = leger_server_factory(identity="tailscale", env=tailscale_api.server_env())
+    tailscale_localapi.tailnet = "example.ts.net"
+    tailscale_localapi.members["127.0.0.1"]["Node"]["StableID"] = "nXyZ123CNTRL"
+    server = leger_server_factory(identity="tailscale", env=tailscale_localapi.server_env())
     bindir = tmp_path / "ts-bin"
     bindir.mkdir()
     (tmp_path / "status.json").write_text(json.dumps(STATUS))
@@ -141,11 +148,13 @@ def test_login_with_tailscale_identity(leger_server_factory, tailscale_api, lege
     account = json.loads(out)
     assert account["identity_source"] == "tailscale"
     assert account["email"] == "alice@github"
-    assert tailscale_api.calls[-1][0] == "example.ts.net"
+    assert any(a.startswith("127.0.0.1:") for a in tailscale_localapi.asked)
 
-    # A claim for a device that is not in the tailnet is refused, exit code 6 (denied).
-    (tmp_path / "status.json").write_text(
-        json.dumps({**STATUS, "Self": {**STATUS["Self"], "ID": "nOtherCNTRL"}})
-    )
+    # This machine reporting another user (say, a copied status of Bob's) is refused, exit
+    # code 6 (denied), with what to do; the account on disk stays Alice's.
+    bob = {**STATUS, "Self": {**STATUS["Self"], "UserID": 987654321}}
+    bob["User"] = {"987654321": {"ID": 987654321, "LoginName": "bob@github"}}
+    (tmp_path / "status.json").write_text(json.dumps(bob))
     result = leger_cli("auth", "login", "--server", server.url, env=env, expect=6)
-    assert "Device not found in tailnet" in result.stderr
+    assert "not the identity of this connection" in result.stderr
+    assert json.loads(leger_cli("auth", "status", "--json").stdout)["email"] == "alice@github"

@@ -1,11 +1,12 @@
 """The web UI of the cloud account: server-rendered pages (Jinja2), a little plain JavaScript,
-and a browser session made from the CLI's token.
+and a browser session started by a one-time code or Tailscale.
 
 :func:`routes` is what :func:`leger_server.app.create_app` mounts after the API. Every page
 reaches users, secrets and releases through :func:`leger_server.services.services` and the
 session through :func:`leger_server.session.current_user`; nothing here touches the database.
 
-Pages: ``/auth?token=…`` (starts the session), ``/login``, ``/logout``, ``/api-keys``,
+Pages: ``/login``, ``/login/code`` (a one-time code from the CLI starts the session),
+``/login/tailscale``, ``/logout``, ``/logout-everywhere``, ``/api-keys``,
 ``/releases``, ``/releases/new``, ``/releases/{id}``, ``/settings``; static files under
 ``/static``.
 """

@@ -27,7 +27,7 @@ SECURITY_HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    # /auth?token=… must never leak through a Referer header.
+    # A login code in /login/code?code=… must never leak through a Referer header.
     "Referrer-Policy": "no-referrer",
     # Pages show account data; keep them out of shared caches and the back-forward cache.
     "Cache-Control": "no-store",

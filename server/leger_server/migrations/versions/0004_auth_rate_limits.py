@@ -1,7 +1,7 @@
 """The auth rate limit's counts, shared by every worker: ``auth_rate_limits``.
 
 Revision ID: 0004_auth_rate_limits
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_auth_rate_limits"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
