@@ -362,6 +362,7 @@ def endpoint(
         # what, and why it went no further. Never a value. Anonymous callers (on TCP: no token,
         # unknown to WhoIs) are summarised, so a flood cannot grow the log or cost a sync each.
         if principal is ANONYMOUS:
+            close = True  # nothing more from an unknown peer on this connection
             peer = _peer(request)
             held = daemon.refusals.admit(peer)
             if held is not None:

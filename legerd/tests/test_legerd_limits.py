@@ -131,6 +131,11 @@ def test_unknown_peer_is_refused_before_its_body_is_read(listening) -> None:
     assert (last["principal"], last["secret"], last["refused"]) == (
         "anonymous", None, "unauthenticated caller",
     )  # fmt: skip
+    # Refused for another reason first (not a POST): the body is not read either.
+    other = srv.connect()
+    other.sendall(f"GET /api/get HTTP/1.1\r\nHost: l\r\nContent-Length: {2 << 20}\r\n\r\n".encode())
+    answer = read_answer(other)
+    assert answer.startswith(b"HTTP/1.1 400") and b"connection: close" in answer.lower()
 
 
 def test_a_half_sent_request_is_cut_off(listening) -> None:
