@@ -5,8 +5,9 @@ body) is checked against setec's (``server/server.go``, ``db/kv.go``, ``docs/api
 legerd answers otherwise on purpose, the case is in :data:`DIFFERENCES`, pinned here with both
 answers; docs/legerd.md's "Differences from setec" table lists the same cases (tested below).
 
-The owner's cases go over the Unix socket. A denied caller needs a principal other than the
-owner: that is a bearer token on a TCP listener (same bytes, plus ``Authorization``).
+Every case goes over the Unix socket. A denied caller needs a principal other than the owner:
+another local user (uid 65534, when the tests run as root) and, everywhere, a bearer token on a
+TCP listener (the same bytes, plus ``Authorization``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import re
 import socket
 import subprocess
@@ -268,28 +270,68 @@ def denied(legerd_factory, tmp_path) -> tuple[LegerdDaemon, tuple[str, int], byt
     return daemon, ("127.0.0.1", port), SETEC + f"Authorization: Bearer {token}\r\n".encode()
 
 
-@pytest.mark.parametrize(
-    ("path", "body"),
-    [
-        ("/api/activate", b'{"Name":"private/k","Version":0}'),
-        ("/api/delete-version", b'{"Name":"private/k","Version":0}'),
-        ("/api/create-version", b'{"Name":"private/k","Version":0}'),
-        ("/api/delete-version", b'{"Name":"private/k","Version":1}'),  # the active one
-        ("/api/activate", b'{"Name":"private/missing","Version":7}'),
-        ("/api/get", b'{"Name":"private/missing"}'),
-        ("/api/get", b'{"Name":"private/k","Version":1,"UpdateIfChanged":true}'),
-        ("/api/put", b'{"Name":"shared/k\\n"}'),
-        ("/api/put", b'{"Name":""}'),
-        ("/api/delete", b'{"Name":"private/missing"}'),
-        ("/api/info", b'{"Name":"_internal/x"}'),
-    ],
-)
+DENIED_CASES = [
+    ("/api/activate", b'{"Name":"private/k","Version":0}'),
+    ("/api/delete-version", b'{"Name":"private/k","Version":0}'),
+    ("/api/create-version", b'{"Name":"private/k","Version":0}'),
+    ("/api/delete-version", b'{"Name":"private/k","Version":1}'),  # the active one
+    ("/api/activate", b'{"Name":"private/missing","Version":7}'),
+    ("/api/get", b'{"Name":"private/missing"}'),
+    ("/api/get", b'{"Name":"private/k","Version":1,"UpdateIfChanged":true}'),
+    ("/api/put", b'{"Name":"shared/k\\n"}'),
+    ("/api/put", b'{"Name":""}'),
+    ("/api/delete", b'{"Name":"private/missing"}'),
+    ("/api/info", b'{"Name":"_internal/x"}'),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), DENIED_CASES)
 def test_a_denied_caller_learns_nothing_else(denied, path: str, body: bytes) -> None:
     daemon, address, headers = denied
     before = len(audit_lines(daemon))
     assert_go_error(exchange(address, request(path, body, headers=headers)), 403, "access denied")
     lines = audit_lines(daemon)[before:]
     assert [(x["principal"], x["authorized"]) for x in lines] == [("token:ro", False)]
+
+
+def exchange_as(uid: int, address: Path, data: bytes) -> Answer:
+    """:func:`exchange` from a child process running as ``uid`` (SO_PEERCRED names it)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: drop to uid, ask, send the answer back, exit without cleanup
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            answer = exchange(address, data)
+            doc = {"status": answer.status, "headers": answer.headers, "body": answer.body.hex()}
+            os.write(write_end, json.dumps(doc).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as fh:
+        doc = json.loads(fh.read())
+    os.waitpid(pid, 0)
+    return Answer(doc["status"], doc["headers"], bytes.fromhex(doc["body"]))
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="acting as another uid needs root")
+@pytest.mark.parametrize(("path", "body"), DENIED_CASES)
+def test_a_denied_local_user_learns_nothing_else(legerd_factory, tmp_path, path, body) -> None:
+    """The same cases over the Unix socket, from another local user (uid 65534)."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('socket_mode = "0666"\n[[allow]]\nprincipals = ["uid:65534"]\n'
+                     'actions = ["get", "info"]\nsecrets = ["shared/*"]\n')  # fmt: skip
+    daemon = legerd_factory("--rules", str(rules))
+    exchange(daemon.socket, put("private/k"))
+    exchange(daemon.socket, put("private/k", b"two"))
+    before = len(audit_lines(daemon))
+    assert_go_error(exchange_as(65534, daemon.socket, request(path, body)), 403, "access denied")
+    lines = audit_lines(daemon)[before:]
+    assert [(x["principal"], x["authorized"]) for x in lines] == [("uid:65534,user:nobody", False)]
 
 
 def test_an_allowed_poll_by_another_principal_is_304_and_unaudited(denied) -> None:
