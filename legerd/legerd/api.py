@@ -46,31 +46,45 @@ def max_body(max_value: int) -> int:
 
 class RefusalSummary:
     """Anonymous refusals in the audit log: at most one line per peer address per
-    ``interval``; the refusals held back meanwhile are counted, and the count goes in that
-    peer's next line as ``"suppressed"``. Memory is bounded: past ``max_peers`` addresses the
-    one heard from least recently is forgotten (with its count)."""
+    ``interval``, and at most ``max_lines`` lines in all per ``interval`` (a peer changing its
+    address each time gets no more); the refusals held back are counted, and a peer's count
+    goes in its next line as ``"suppressed"``. Memory is bounded: past ``max_peers`` addresses
+    the one heard from least recently is forgotten (with its count)."""
 
-    def __init__(self, interval: float, max_peers: int = MAX_SUMMARISED_PEERS) -> None:
+    def __init__(
+        self, interval: float, max_peers: int = MAX_SUMMARISED_PEERS, max_lines: int = 100
+    ) -> None:
         self.interval = interval
         self.max_peers = max_peers
+        self.max_lines = max_lines
         self._peers: OrderedDict[str, list[float]] = OrderedDict()  # peer → [logged at, held]
+        self._window = (float("-inf"), 0)  # (start, lines written in it)
 
-    def admit(self, peer: str) -> int | None:
+    def admit(self, peer: str, now: float | None = None) -> int | None:
         """None: hold this refusal back. Else log it, with this many held back before it."""
-        now = time.monotonic()
+        now = time.monotonic() if now is None else now
         entry = self._peers.get(peer)
         if entry is None:
             if len(self._peers) >= self.max_peers:
                 self._peers.popitem(last=False)
-            self._peers[peer] = [now, 0]
-            return 0
-        self._peers.move_to_end(peer)
-        if now - entry[0] >= self.interval:
+            entry = self._peers[peer] = [float("-inf"), 0]
+        else:
+            self._peers.move_to_end(peer)
+        if now - entry[0] >= self.interval and self._budget(now):
             held = int(entry[1])
             entry[0], entry[1] = now, 0
             return held
         entry[1] += 1
         return None
+
+    def _budget(self, now: float) -> bool:
+        start, used = self._window
+        if now - start >= self.interval:
+            start, used = now, 0
+        if used >= self.max_lines:
+            return False
+        self._window = (start, used + 1)
+        return True
 
 
 @dataclass

@@ -239,3 +239,21 @@ def test_anonymous_refusals_are_summarised_in_the_audit_log(listening) -> None:
     for _ in range(3):
         assert http(("127.0.0.1", srv.port), "/api/get", b"{bad", headers=token).status == 400
     assert [x["principal"] for x in srv.audit()[before:]] == ["token:ci"] * 3
+
+
+def test_refusal_summary_bounds_lines_per_peer_and_in_all() -> None:
+    """A peer that changes its address each time gets no more lines than max_lines per
+    interval; every refusal held back is counted for the peer's next line."""
+    from legerd.api import RefusalSummary
+
+    summary = RefusalSummary(interval=60, max_peers=1000, max_lines=3)
+    assert summary.admit("10.0.0.1", now=0) == 0
+    assert [summary.admit("10.0.0.1", now=t) for t in (1, 2, 3)] == [None, None, None]
+    assert [summary.admit(f"10.0.1.{i}", now=5) for i in range(5)] == [0, 0, None, None, None]
+    assert summary.admit("10.0.0.1", now=61) == 3  # a new interval: the three held back
+    assert summary.admit("10.0.1.4", now=62) == 1
+    # Memory stays bounded: the peer heard from least recently is forgotten first.
+    small = RefusalSummary(interval=60, max_peers=2)
+    for peer in ("a", "b", "c"):
+        small.admit(peer, now=0)
+    assert small.admit("a", now=1) == 0  # "a" was forgotten: it is new again
