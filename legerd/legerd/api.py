@@ -1,10 +1,12 @@
-"""tailscale/setec's HTTP API over a :class:`SecretStore`, as a Starlette app.
+"""tailscale/setec's HTTP API over a :class:`SecretStore`, as a small ASGI app.
 
 Every API call is a POST with ``Content-Type: application/json`` and the header
 ``Sec-X-Tailscale-No-Browsers: setec`` (browsers cannot set ``Sec-*`` headers, so no web page
-can drive the API). The order of checks is setec's: method, content type, header, caller,
-body; then the access check comes before the name is looked up, so a denied caller learns
-nothing about what exists.
+can drive the API). The order of checks is setec's: method, content type, header, caller, body
+(decoded as Go's ``encoding/json`` decodes it into setec's request struct); then the access
+check comes before anything else about the request is looked at (the name's rules, the version,
+whether the secret exists), so a denied caller learns nothing. An unauthenticated caller is
+refused before its body is read. Errors are answered like Go's ``http.Error``.
 """
 
 from __future__ import annotations
@@ -12,25 +14,77 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import sys
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from legerd.access import ANONYMOUS, AccessRules, Principal
 from legerd.audit import AuditLog
 from legerd.errors import BadRequest, Denied, StoreError
-from legerd.store import MAX_VALUE, SecretStore, check_name, check_version
+from legerd.store import DEFAULT_MAX_VALUE, MAX_NAME_BYTES, MAX_VERSION, SecretStore, check_name
 from legerd.tailscale import WhoIsError, whois
 
-MAX_BODY = MAX_VALUE * 2  # base64 and JSON around a maximal value
 INTERNAL_PREFIX = "_internal/"
 JSON = "application/json"
+DEFAULT_REFUSAL_INTERVAL = 60.0  # seconds between audit lines for one anonymous peer
+MAX_SUMMARISED_PEERS = 4096
+
+
+def max_body(max_value: int) -> int:
+    """The largest request body read: a maximal value in base64, plus a maximal name with every
+    character escaped as ``\\uXXXX``, plus room for the JSON around them."""
+    return -(-max_value // 3) * 4 + MAX_NAME_BYTES * 6 + 4096
+
+
+class RefusalSummary:
+    """Anonymous refusals in the audit log: at most one line per peer address per
+    ``interval``, and at most ``max_lines`` lines in all per ``interval`` (a peer changing its
+    address each time gets no more); the refusals held back are counted, and a peer's count
+    goes in its next line as ``"suppressed"``. Memory is bounded: past ``max_peers`` addresses
+    the one heard from least recently is forgotten (with its count)."""
+
+    def __init__(
+        self, interval: float, max_peers: int = MAX_SUMMARISED_PEERS, max_lines: int = 100
+    ) -> None:
+        self.interval = interval
+        self.max_peers = max_peers
+        self.max_lines = max_lines
+        self._peers: OrderedDict[str, list[float]] = OrderedDict()  # peer → [logged at, held]
+        self._window = (float("-inf"), 0)  # (start, lines written in it)
+
+    def admit(self, peer: str, now: float | None = None) -> int | None:
+        """None: hold this refusal back. Else log it, with this many held back before it."""
+        now = time.monotonic() if now is None else now
+        entry = self._peers.get(peer)
+        if entry is None:
+            if len(self._peers) >= self.max_peers:
+                self._peers.popitem(last=False)
+            entry = self._peers[peer] = [float("-inf"), 0]
+        else:
+            self._peers.move_to_end(peer)
+        if now - entry[0] >= self.interval and self._budget(now):
+            held = int(entry[1])
+            entry[0], entry[1] = now, 0
+            return held
+        entry[1] += 1
+        return None
+
+    def _budget(self, now: float) -> bool:
+        start, used = self._window
+        if now - start >= self.interval:
+            start, used = now, 0
+        if used >= self.max_lines:
+            return False
+        self._window = (start, used + 1)
+        return True
 
 
 @dataclass
@@ -41,61 +95,150 @@ class Daemon:
     audit: AuditLog
     rules: AccessRules
     tailscale_socket: str | None = None
+    max_value: int = DEFAULT_MAX_VALUE
+    refusals: RefusalSummary = field(
+        default_factory=lambda: RefusalSummary(DEFAULT_REFUSAL_INTERVAL)
+    )
+
+    @property
+    def max_body(self) -> int:
+        return max_body(self.max_value)
 
 
-class Call:
-    """One API request after the checks every endpoint shares."""
-
-    def __init__(self, daemon: Daemon, principal: Principal, body: dict[str, Any]) -> None:
-        self.daemon = daemon
-        self.principal = principal
-        # Go's encoding/json (setec's server) matches field names case-insensitively.
-        self.body = {key.lower(): value for key, value in body.items()}
-        self.audited = False  # set once this request's line is on disk
-
-    def name(self) -> str:
-        return check_name(self.body.get("name"))
-
-    def version(self, *, allow_zero: bool = True) -> int:
-        return check_version(self.body.get("version", 0), allow_zero=allow_zero)
-
-    def value(self) -> bytes:
-        raw = self.body.get("value")
-        if raw is None:
-            return b""  # a Go client's empty []byte is sent as null
-        if not isinstance(raw, str):
-            raise BadRequest("Value must be base64 text")
-        try:
-            value = base64.b64decode(raw, validate=True)
-        except binascii.Error:
-            raise BadRequest("Value is not valid base64") from None
-        if len(value) > MAX_VALUE:
-            raise BadRequest(f"Value larger than {MAX_VALUE} bytes")
-        return value
-
-    async def authorize(self, action: str, name: str, version: int | None = None) -> None:
-        """Audit (fsynced) and then allow, or audit and raise :class:`Denied`."""
-        allowed = self.daemon.rules.allowed(self.principal, action, name)
-        if allowed and action != "get" and action != "info" and name.startswith(INTERNAL_PREFIX):
-            allowed = False  # reserved for legerd itself, whoever asks
-        await self.daemon.audit.record(str(self.principal), action, name, version, allowed)
-        self.audited = True
-        if not allowed:
-            raise Denied("access denied")
-
-
-Handler = Callable[[Call], Awaitable[Any]]
+def error(message: str, status: int, *, close: bool = False) -> Response:
+    """An answer as Go's ``http.Error`` writes it: the message and a newline, as
+    ``text/plain; charset=utf-8`` with ``X-Content-Type-Options: nosniff``."""
+    headers = {"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"}
+    if close:  # the body was not read: end the connection rather than parse what follows
+        headers["Connection"] = "close"
+    return Response(message + "\n", status, headers=headers)
 
 
 def _ok(doc: Any) -> Response:
     return Response(json.dumps(doc, separators=(",", ":")), media_type=JSON)
 
 
+def _loggable(name: str | None) -> str | None:
+    """A name as the audit log shows it: JSON escapes control characters; an oversized name
+    (refused, but still worth a line) is cut short."""
+    if name is not None and len(name) > MAX_NAME_BYTES:
+        return name[:256] + "…"
+    return name
+
+
+# --- the request body, decoded as setec's Go server decodes it ---------------------------------
+
+_decoder = json.JSONDecoder()
+_BAD = "bad request"
+
+
+def decode_body(body: bytes) -> dict[str, Any]:
+    """Like ``json.NewDecoder(body).Decode(&req)``: the first JSON value counts (what follows
+    it is not read); ``null`` leaves every field at its zero value; field names match
+    case-insensitively. Anything but an object or ``null`` is a bad request."""
+    try:
+        text = body.decode()
+        doc, _end = _decoder.raw_decode(text, len(text) - len(text.lstrip(" \t\r\n")))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest(_BAD) from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise BadRequest(_BAD)
+    return {key.lower(): value for key, value in doc.items()}
+
+
+class Call:
+    """One API request: the decoded fields (Go's types: a wrong type is a bad request, before
+    the access check, as in setec), the caller, and its audit line."""
+
+    def __init__(self, daemon: Daemon, principal: Principal, body: dict[str, Any]) -> None:
+        self.daemon = daemon
+        self.principal = principal
+        self.body = body
+        self.audited = False  # set once this request's line is on disk
+        self.name: str | None = None  # for the audit line of a refusal
+
+    def string(self, key: str) -> str:
+        value = self.body.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise BadRequest(_BAD)
+        return value
+
+    def version(self) -> int:
+        value = self.body.get("version")
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VERSION:
+            raise BadRequest(_BAD)  # a uint32
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.body.get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise BadRequest(_BAD)
+        return value
+
+    def value(self) -> bytes:
+        raw = self.body.get("value")
+        if raw is None:
+            return b""  # a Go client's empty []byte is sent as null
+        if not isinstance(raw, str):
+            raise BadRequest(_BAD)
+        try:
+            value = base64.b64decode(raw, validate=True)
+        except binascii.Error:
+            raise BadRequest(_BAD) from None
+        if len(value) > self.daemon.max_value:
+            raise BadRequest(f"value larger than {self.daemon.max_value} bytes")
+        return value
+
+    def secret_name(self) -> str:
+        self.name = self.string("name")
+        return self.name
+
+    def check(self, action: str, name: str, version: int | None, *, nonzero: bool) -> None:
+        """The access check first; only an allowed caller learns whether the rest is valid.
+        A denial is audited here; the caller audits what it goes on to do."""
+        allowed = self.daemon.rules.allowed(self.principal, action, name)
+        if allowed and action != "get" and action != "info" and name.startswith(INTERNAL_PREFIX):
+            allowed = False  # reserved for legerd itself, whoever asks
+        if not allowed:
+            raise Denied("access denied")
+        check_name(name)
+        if nonzero and version == 0:
+            raise BadRequest("invalid version")
+
+    async def record(self, action: str, name: str | None, version: int | None) -> None:
+        await self.daemon.audit.record(str(self.principal), action, name, version, True)
+        self.audited = True
+
+    async def authorize(
+        self, action: str, name: str, version: int | None = None, *, nonzero: bool = False
+    ) -> None:
+        """Check, then audit (fsynced) before the action runs."""
+        try:
+            self.check(action, name, version, nonzero=nonzero)
+        except Denied:
+            await self.daemon.audit.record(
+                str(self.principal), action, _loggable(name), version, False
+            )
+            self.audited = True
+            raise
+        await self.record(action, name, version)
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
 async def api_list(call: Call) -> Response:
     rules, principal = call.daemon.rules, call.principal
     store = call.daemon.store
-    await call.daemon.audit.record(str(principal), "list", None, None, True)
-    call.audited = True
+    await call.record("list", None, None)
     infos = [
         _info_doc(name, store) for name in store.names() if rules.allowed(principal, "info", name)
     ]
@@ -107,58 +250,67 @@ def _info_doc(name: str, store: SecretStore) -> dict[str, Any]:
     return {"Name": name, "Versions": sorted(secret.versions), "ActiveVersion": secret.active}
 
 
+NOT_MODIFIED = {"Content-Type": JSON}
+
+
 async def api_get(call: Call) -> Response:
-    name, version = call.name(), call.version()
-    update_if_changed = call.body.get("updateifchanged", False)
-    if not isinstance(update_if_changed, bool):
-        raise BadRequest("UpdateIfChanged must be true or false")
-    await call.authorize("get", name, version)
+    name, version = call.secret_name(), call.version()
+    update_if_changed = call.flag("updateifchanged")
     store = call.daemon.store
     if version and update_if_changed:
-        if store.secret(name).active == version:
-            return Response(status_code=304, headers={"Content-Type": JSON})
+        # A poll: as in setec, an unchanged answer (304) is neither audited nor synced;
+        # a denial, or a new value handed out, is.
+        try:
+            call.check("get", name, version, nonzero=False)
+        except Denied:
+            await call.authorize("get", name, version)  # audits the denial, raises
+        if store.active_version(name) == version:
+            return Response(status_code=304, headers=NOT_MODIFIED)
+        await call.record("get", name, version)
         version = 0
+    else:
+        await call.authorize("get", name, version)
     value, got = store.get(name, version)
     return _ok({"Value": base64.b64encode(value).decode(), "Version": got})
 
 
 async def api_info(call: Call) -> Response:
-    name = call.name()
+    name = call.secret_name()
     await call.authorize("info", name)
     return _ok(_info_doc(name, call.daemon.store))
 
 
 async def api_put(call: Call) -> Response:
-    name, value = call.name(), call.value()
+    name, value = call.secret_name(), call.value()
     await call.authorize("put", name)
     version = await run_in_threadpool(call.daemon.store.put, name, value)
     return _ok(version)
 
 
 async def api_create_version(call: Call) -> Response:
-    name, version, value = call.name(), call.version(allow_zero=False), call.value()
-    await call.authorize("create-version", name, version)
+    name, version, value = call.secret_name(), call.version(), call.value()
+    await call.authorize("create-version", name, version, nonzero=True)
     await run_in_threadpool(call.daemon.store.create_version, name, version, value)
     return _ok({})
 
 
 async def api_activate(call: Call) -> Response:
-    name, version = call.name(), call.version(allow_zero=False)
-    await call.authorize("activate", name, version)
+    name, version = call.secret_name(), call.version()
+    await call.authorize("activate", name, version, nonzero=True)
     await run_in_threadpool(call.daemon.store.activate, name, version)
     return _ok({})
 
 
 async def api_delete(call: Call) -> Response:
-    name = call.name()
+    name = call.secret_name()
     await call.authorize("delete", name)
-    await run_in_threadpool(call.daemon.store.delete, name)
+    await run_in_threadpool(call.daemon.store.delete, name)  # a missing name: done already
     return _ok({})
 
 
 async def api_delete_version(call: Call) -> Response:
-    name, version = call.name(), call.version(allow_zero=False)
-    await call.authorize("delete", name, version)
+    name, version = call.secret_name(), call.version()
+    await call.authorize("delete", name, version, nonzero=True)
     await run_in_threadpool(call.daemon.store.delete_version, name, version)
     return _ok({})
 
@@ -183,43 +335,60 @@ async def identify(daemon: Daemon, request: Request) -> Principal:
     return ANONYMOUS
 
 
-async def read_json(request: Request) -> dict[str, Any] | None:
-    """The body as a JSON object, or None; never holds more than MAX_BODY bytes in memory."""
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, never holding more than ``limit`` bytes (a larger Content-Length is refused
+    before anything is read)."""
     size = request.headers.get("content-length")
-    if size is not None and size.isdigit() and int(size) <= MAX_BODY:
-        body = await request.body()
-    else:
-        chunks, total = [], 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > MAX_BODY:
-                return None
-            chunks.append(chunk)
-        body = b"".join(chunks)
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return doc if isinstance(doc, dict) else None
+    if size is not None and size.isdigit() and int(size) > limit:
+        raise BodyTooLarge
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
-def _claimed_name(doc: dict[str, Any] | None) -> str | None:
-    """The Name a refused request asked for, for its audit line (bounded; None if odd)."""
-    name = doc.get("Name", doc.get("name")) if doc else None
-    return name if isinstance(name, str) and len(name) <= 256 else None
+def _peer(request: Request) -> str:
+    client = request.scope.get("client")
+    return str(client[0]) if client else "unix"
 
 
 def endpoint(
     daemon: Daemon, action: str, handler: Handler
 ) -> Callable[[Request], Awaitable[Response]]:
     async def refuse(
-        principal: Principal, doc: dict[str, Any] | None, status: int, message: str
+        request: Request,
+        principal: Principal,
+        status: int,
+        message: str,
+        *,
+        why: str | None = None,
+        name: str | None = None,
+        close: bool = False,
     ) -> Response:
-        # Refused before the access check, but on the record all the same: who tried what,
-        # and why it went no further, is what an audit log is for. Never a value.
-        label = principal.label if principal is ANONYMOUS else str(principal)
-        await daemon.audit.record(label, action, _claimed_name(doc), None, False, message)
-        return PlainTextResponse(message, status)
+        # Refused before the request could act, but on the record all the same: who tried
+        # what, and why it went no further. Never a value. Anonymous callers (on TCP: no token,
+        # unknown to WhoIs) are summarised, so a flood cannot grow the log or cost a sync each.
+        if principal is ANONYMOUS:
+            close = True  # nothing more from an unknown peer on this connection
+            peer = _peer(request)
+            held = daemon.refusals.admit(peer)
+            if held is not None:
+                extra = {"peer": peer, "suppressed": held}
+                await daemon.audit.record(
+                    principal.label, action, None, None, False, why or message, extra
+                )
+        else:
+            await daemon.audit.record(
+                str(principal), action, _loggable(name), None, False, why or message
+            )
+        return error(message, status, close=close)
 
     async def run(request: Request) -> Response:
         # The caller first (free on the Unix socket), so even a malformed request's line
@@ -227,51 +396,85 @@ def endpoint(
         principal = await identify(daemon, request)
         try:
             if request.method != "POST":
-                return await refuse(principal, None, 400, "only POST requests allowed")
+                return await refuse(request, principal, 400, "only POST requests allowed")
             if request.headers.get("content-type") != JSON:
-                return await refuse(principal, None, 400, "request body must be json")
+                return await refuse(request, principal, 400, "request body must be json")
             if request.headers.get("sec-x-tailscale-no-browsers") != "setec":
-                return await refuse(principal, None, 403, "access denied")
-            doc = await read_json(request)
+                return await refuse(request, principal, 403, "access denied")
             if principal is ANONYMOUS:
-                return await refuse(principal, doc, 403, "access denied: unauthenticated caller")
-            if doc is None:
-                return await refuse(principal, None, 400, "bad request")
-            call = Call(daemon, principal, doc)
+                # Before the body is read: an unknown peer makes legerd read nothing.
+                return await refuse(
+                    request, principal, 403, "access denied", why="unauthenticated caller",
+                    close=True,
+                )  # fmt: skip
             try:
-                result: Response = await handler(call)
-                return result
+                body = await read_body(request, daemon.max_body)
+            except BodyTooLarge:
+                return await refuse(
+                    request, principal, 400, _BAD,
+                    why=f"request body larger than {daemon.max_body} bytes", close=True,
+                )  # fmt: skip
+            except ClientDisconnect:
+                return error(_BAD, 400)  # nobody is left to read it
+            call = Call(daemon, principal, {})
+            try:
+                call.body = decode_body(body)
+                return await handler(call)
             except StoreError as exc:
-                if not call.audited:  # a bad name, version or value: refused before the check
-                    return await refuse(principal, doc, exc.status, str(exc))
-                return PlainTextResponse(str(exc), exc.status)
-        except OSError:
+                if not call.audited:  # malformed, or an allowed caller's invalid request
+                    return await refuse(request, principal, exc.status, str(exc), name=call.name)
+                return error(str(exc), exc.status)
+        except OSError as exc:
             # The change (or its audit line) was not written (disk full, I/O error); memory
-            # was left as it was.
-            return PlainTextResponse(
-                "internal error: could not write to disk; nothing changed", 500
-            )
+            # was left as it was. The reason goes to the journal, never a value.
+            print(f"legerd: {action}: could not write to disk: {exc}", file=sys.stderr, flush=True)
+            return error("internal error", 500)
 
     return run
 
 
-def create_app(daemon: Daemon) -> Starlette:
-    async def health(request: Request) -> Response:
-        return _ok({"status": "ok", "secrets_count": len(daemon.store)})
+class LegerdApp:
+    """The ASGI app: setec's paths by exact match (a dict, not a router: this is the hot path),
+    ``GET /health``, 400 for any other ``/api/`` path (as setec), and Go's 404 for the rest."""
 
-    api: dict[str, Handler] = {
-        "/api/list": api_list,
-        "/api/get": api_get,
-        "/api/info": api_info,
-        "/api/put": api_put,
-        "/api/create-version": api_create_version,
-        "/api/activate": api_activate,
-        "/api/delete": api_delete,
-        "/api/delete-version": api_delete_version,
-    }
-    any_method = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    routes = [Route("/health", health, methods=["GET"])] + [
-        Route(path, endpoint(daemon, path.removeprefix("/api/"), handler), methods=any_method)
-        for path, handler in api.items()
-    ]
-    return Starlette(routes=routes)
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        api: dict[str, Handler] = {
+            "/api/list": api_list,
+            "/api/get": api_get,
+            "/api/info": api_info,
+            "/api/put": api_put,
+            "/api/create-version": api_create_version,
+            "/api/activate": api_activate,
+            "/api/delete": api_delete,
+            "/api/delete-version": api_delete_version,
+        }
+        self.routes = {
+            path: endpoint(daemon, path.removeprefix("/api/"), handler)
+            for path, handler in api.items()
+        }
+        self.unknown = endpoint(daemon, "unknown", self._unknown)
+
+    @staticmethod
+    async def _unknown(call: Call) -> Response:
+        raise BadRequest(_BAD)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        request = Request(scope, receive)
+        route = self.routes.get(path)
+        if route is not None:
+            response = await route(request)
+        elif path.startswith("/api/"):
+            response = await self.unknown(request)
+        elif path == "/health" and scope["method"] in ("GET", "HEAD"):
+            response = _ok({"status": "ok", "secrets_count": len(self.daemon.store)})
+        else:
+            response = error("404 page not found", 404)
+        await response(scope, receive, send)
+
+
+def create_app(daemon: Daemon) -> LegerdApp:
+    return LegerdApp(daemon)

@@ -40,6 +40,7 @@ class AuditLog:
         version: int | None,
         authorized: bool,
         refused: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> bytes:
         now = time.time()
         entry: dict[str, Any] = {
@@ -53,6 +54,8 @@ class AuditLog:
         }
         if refused is not None:  # refused before the access check: why (never a value)
             entry["refused"] = refused
+        if extra:
+            entry.update(extra)
         return json.dumps(entry, separators=(",", ":")).encode() + b"\n"
 
     async def record(
@@ -63,11 +66,12 @@ class AuditLog:
         version: int | None,
         authorized: bool,
         refused: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """Return once this request's line is on disk (written and fdatasync'ed)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        line = self.line(principal, action, secret, version, authorized, refused)
+        line = self.line(principal, action, secret, version, authorized, refused, extra)
         with self._cond:
             if self._closed:
                 raise OSError("audit log is closed")

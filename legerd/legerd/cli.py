@@ -62,6 +62,41 @@ def main() -> None:
     help="tailscaled's LocalAPI socket, for WhoIs on TCP callers.",
 )
 @click.option("--socket-mode", metavar="OCTAL", help="Mode of the Unix socket (default 0600).")
+@click.option(
+    "--max-value-bytes",
+    type=click.IntRange(1, 1 << 30),
+    default=1 << 20,
+    show_default=True,
+    help="Largest secret value accepted (a larger request gets 400).",
+)
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection gets to send a whole request (head and body).",
+)
+@click.option(
+    "--max-tcp-connections",
+    type=click.IntRange(1, 65536),
+    default=256,
+    show_default=True,
+    help="Open TCP connections at most, in all.",
+)
+@click.option(
+    "--max-tcp-per-peer",
+    type=click.IntRange(1, 65536),
+    default=16,
+    show_default=True,
+    help="Open TCP connections at most from one peer address.",
+)
+@click.option(
+    "--refusal-log-interval",
+    type=click.FloatRange(0, 86400),
+    default=60.0,
+    show_default=True,
+    help="Seconds between audit lines for one unauthenticated peer's refusals.",
+)
 def serve(
     state_dir: Path | None,
     socket_path: Path | None,
@@ -69,6 +104,11 @@ def serve(
     rules: Path | None,
     tailscale_socket: str | None,
     socket_mode: str | None,
+    max_value_bytes: int,
+    request_timeout: float,
+    max_tcp_connections: int,
+    max_tcp_per_peer: int,
+    refusal_log_interval: float,
 ) -> None:
     """Serve the setec API; a new state directory is initialised first."""
     from legerd.server import ServeOptions
@@ -85,6 +125,11 @@ def serve(
         rules_path=rules,
         tailscale_socket=tailscale_socket,
         socket_mode=mode,
+        max_value=max_value_bytes,
+        request_timeout=request_timeout,
+        max_tcp_connections=max_tcp_connections,
+        max_tcp_per_peer=max_tcp_per_peer,
+        refusal_log_interval=refusal_log_interval,
     )
     try:
         run_server(opts)

@@ -29,22 +29,32 @@ from legerd.keys import KeyFiles
 
 MAGIC = b"LEGERDB\x01"
 DB_AD = MAGIC + b"|secrets.db|format=1"
-MAX_NAME = 256
-MAX_VALUE = 1 << 20  # 1 MiB: a secret, not a file store
+MAX_NAME_BYTES = 4096  # UTF-8 bytes; setec has no bound, legerd keeps names loggable
+DEFAULT_MAX_VALUE = 1 << 20  # 1 MiB: a secret, not a file store (``--max-value-bytes``)
 MAX_VERSION = 2**32 - 1  # setec's SecretVersion is a uint32
-NAME_RE = re.compile(r"^[A-Za-z0-9_.@:+=-][A-Za-z0-9_.@:+=/-]*$")
+
+
+# Unicode category Cc: C0, DEL and C1. A newline, a tab or an escape sequence in a name would
+# forge lines or colours wherever the name is shown (a trailing "\n" included: search, not $).
+CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def check_name(name: object) -> str:
+    """Every name setec accepts (any text: spaces, non-ASCII, ``a//b``, ``/lead``, ``q?x#y``…)
+    except what cannot be stored and shown safely: empty, a control character, text that is
+    not valid Unicode (a lone surrogate), or more than :data:`MAX_NAME_BYTES` bytes of UTF-8.
+    Stricter rules (env var names, podman secret names, file names) belong where a name is
+    mapped to one of those, not here."""
     if not isinstance(name, str) or not name:
         raise BadRequest("a secret name is required")
-    if len(name) > MAX_NAME:
-        raise BadRequest(f"secret name longer than {MAX_NAME} characters")
-    if not NAME_RE.match(name) or "//" in name or name.endswith("/"):
-        raise BadRequest("secret names use letters, digits and _ . - / @ : + = only")
-    if any(part in (".", "..") for part in name.split("/")):
-        # Other parts of Leger turn names into file names: no path tricks.
-        raise BadRequest("secret names cannot have . or .. as a path segment")
+    if CONTROL_RE.search(name):
+        raise BadRequest("secret names cannot contain control characters")
+    try:
+        size = len(name.encode())
+    except UnicodeEncodeError:
+        raise BadRequest("secret names must be valid Unicode text") from None
+    if size > MAX_NAME_BYTES:
+        raise BadRequest(f"secret name longer than {MAX_NAME_BYTES} bytes")
     return name
 
 
@@ -145,7 +155,11 @@ class SecretStore:
         try:
             return self._secrets[name]
         except KeyError:
-            raise NotFound("secret not found") from None
+            raise NotFound("not found") from None
+
+    def active_version(self, name: str) -> int | None:
+        secret = self._secrets.get(name)
+        return None if secret is None else secret.active
 
     def get(self, name: str, version: int = 0) -> tuple[bytes, int]:
         secret = self.secret(name)
@@ -153,7 +167,7 @@ class SecretStore:
         try:
             return secret.versions[version], version
         except KeyError:
-            raise NotFound("version not found") from None
+            raise NotFound("not found") from None
 
     # --- changing ---------------------------------------------------------------------------
 
@@ -206,20 +220,24 @@ class SecretStore:
         with self._lock:
             old = self.secret(name)
             if version not in old.versions:
-                raise NotFound("version not found")
+                raise NotFound("not found")
             if old.active != version:
                 self._commit(name, Secret(old.versions, version, old.deleted))
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str) -> bool:
+        """Remove every version; a name that does not exist is already deleted (setec answers
+        200 for it too), so nothing is written. Returns whether there was something to remove."""
         with self._lock:
-            self.secret(name)
+            if name not in self._secrets:
+                return False
             self._commit(name, None)
+            return True
 
     def delete_version(self, name: str, version: int) -> None:
         with self._lock:
             old = self.secret(name)
             if version not in old.versions:
-                raise NotFound("version not found")
+                raise NotFound("not found")
             if version == old.active:
                 raise BadRequest("cannot delete the active version")
             versions = {v: b for v, b in old.versions.items() if v != version}

@@ -318,8 +318,10 @@ def test_tailscale_user_and_tag_from_whois(legerd_factory, tmp_path, whois_serve
 
 
 def test_unauthenticated_tcp_caller_is_audited(token_setup) -> None:
+    """Audited without its body being read: so no claimed name, but the peer address."""
     daemon, _token, port = token_setup
     assert Api(("127.0.0.1", port)).get("private/db").status == 403
     last = json.loads((daemon.state_dir / "audit.log").read_text().splitlines()[-1])
     assert last["principal"] == "anonymous" and last["action"] == "get"
-    assert last["secret"] == "private/db" and last["authorized"] is False
+    assert last["secret"] is None and last["authorized"] is False
+    assert last["peer"] == "127.0.0.1" and last["refused"] == "unauthenticated caller"
