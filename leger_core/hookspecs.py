@@ -96,3 +96,17 @@ def leger_register_fast_commands(register: Callable[[str, str], None]) -> None:
     or importing click. The full click command must behave the same; the fast path is only an
     optimisation and is skipped when the cache is missing or stale.
     """
+
+
+@hookspec
+def leger_register_fast_backends(register: Callable[..., None]) -> None:
+    """Give a secret backend a fast entry for the container-start path:
+    ``register("setec", "leger_plugin_setec.fast:open_backend", ["legerd.socket"])``.
+
+    The target is ``module:function``; ``function(config)`` gets an object whose
+    ``get(key, default=None)`` answers the listed config keys (recorded by the last full run of
+    ``leger``) and returns the backend (``get_many`` is what the fast path calls). Its module
+    must be cheap to import: no click, pluggy or plugin discovery. A backend without a fast
+    entry still works everywhere; ``leger secrets fetch`` and ``leger driver lookup`` then go
+    through the full CLI.
+    """

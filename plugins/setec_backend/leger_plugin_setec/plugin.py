@@ -22,3 +22,10 @@ def leger_register_commands(cli: click.Group) -> None:
     from leger_plugin_setec.commands import local
 
     cli.add_command(local)
+
+
+@hookimpl
+def leger_register_fast_backends(register: Any) -> None:
+    from leger_plugin_setec.backend import CONFIG_KEYS
+
+    register("setec", "leger_plugin_setec.backend:open_backend", CONFIG_KEYS)
