@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from leger_core.backends import BACKEND_NAME, close_backend, plan_for, read_plan
 from leger_core.config import Config
-from leger_core.errors import ConfigError, NotFoundError
+from leger_core.errors import ConfigError, NotFoundError, UsageError
 from leger_core.models import SecretValue, ServiceSecret
 from leger_core.plugins import LegerPluginManager, call_register_hook
 from leger_core.strategies import Injector, Registry, ReleaseSource, SecretBackend
@@ -73,7 +73,8 @@ class Leger:
         if not chosen:
             return DEFAULT_SECRET_BACKEND
         if not isinstance(chosen, str) or not BACKEND_NAME.fullmatch(chosen):
-            raise ConfigError(f"{where}: {chosen!r} is not a secret backend name")
+            error = UsageError if chosen == override else ConfigError
+            raise error(f"{where}: {chosen!r} is not a secret backend name")
         return chosen
 
     def secret_backend(self, name: str | None = None) -> SecretBackend:

@@ -177,6 +177,8 @@ def test_unknown_or_malformed_backend_is_an_error_before_anything_is_read(leger)
     lg = leger({"secrets": {"backend": "Not A Name"}, "services": {"s": {"env": {"A": "x"}}}})
     with pytest.raises(ConfigError, match=r"secrets\.backend"):
         lg.secret_plan("s")
+    with pytest.raises(UsageError, match="--backend"):
+        lg.secret_plan("s", "../x")
     assert OPENED == []
 
 

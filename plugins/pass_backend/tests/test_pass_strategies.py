@@ -4,6 +4,7 @@ a podman secret and the shell driver."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -156,3 +157,50 @@ def test_container_gets_a_pass_value_through_the_driver_and_rotation(
     assert any(i.name.startswith("leger-driver/") for i in pass_store.backend().list())
     pass_store.insert("ai/openai", b"sk-rotated-in-pass\n")
     assert container_env(podman_env, podman_home, args) == "[sk-rotated-in-pass]"
+    # what podman runs at each start takes the fast path: pass opened by its fast entry
+    probe = slow_imports_probe(
+        "from leger_plugin_podman.fast import main\n"
+        "import sys\n"
+        "code = main(['--backend', 'pass'])\n"
+        "sys.stdout.flush()\n"
+        "print()\n"
+        "print('exit code', code)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**podman_home.env, "SECRET_ID": inspect["ID"]},
+        capture_output=True,
+    )
+    lines = proc.stdout.decode().splitlines()
+    assert lines[0] == "sk-rotated-in-pass" and "exit code 0" in lines, proc.stdout + proc.stderr
+    slow = lines[-1].split(":", 1)[1].split()
+    assert not {"click", "pluggy", "importlib.metadata", "tomllib"} & set(slow), slow
+
+
+def test_sync_copies_the_account_into_pass_with_legerd_down(home, leger_server, pass_store):
+    home.env.update(LEGER_LOAD_PLUGINS="pass,cloud", LEGER_TOKEN_STORE="file")
+    home.write_config(
+        {
+            "identity": {
+                "user_id": "u-pass",
+                "email": "pass@example.com",
+                "tailnet": "example.ts.net",
+                "device_id": "dev-pass",
+                "hostname": "pass-laptop",
+            }
+        }
+    )
+    login = home.run("auth", "login", "--server", leger_server.url)
+    assert login.returncode == 0, login.stderr
+    assert home.run("secrets", "set", "openai_api_key", input=b"sk-synced-77").returncode == 0
+    first = home.run("secrets", "sync", "--backend", "pass", "--json")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["added"] == ["openai_api_key"]
+    entry = report["prefix"] + "openai_api_key"
+    assert pass_store.run("show", entry).stdout == b"sk-synced-77"
+    before = (pass_store.dir / f"{entry}.gpg").read_bytes()
+    again = json.loads(home.run("secrets", "sync", "--backend", "pass", "--json").stdout)
+    assert again["unchanged"] == ["openai_api_key"]
+    assert (pass_store.dir / f"{entry}.gpg").read_bytes() == before  # not re-encrypted
+    assert b"sk-synced-77" not in first.stdout + first.stderr
