@@ -7,7 +7,7 @@ from typing import Any
 
 from leger_core import hookimpl
 
-CONFIG_KEYS = ["pass.store_dir", "pass.command"]
+CONFIG_KEYS = ["pass.store_dir", "pass.command", "pass.gpg"]
 
 
 @hookimpl

@@ -63,11 +63,21 @@ def test_bad_names_are_refused_and_change_nothing(pass_store, name):
     assert not (pass_store.dir.parent / "outside.gpg").exists()
 
 
-def test_pass_not_installed_is_unavailable(pass_store):
+def test_pass_or_gpg_not_installed_is_unavailable(pass_store):
     pass_store.insert("k", b"v")
-    backend = PassBackend(str(pass_store.dir), command="/nonexistent/pass")
-    with pytest.raises(UnavailableError, match="not installed"):
-        backend.get("k")
+    with pytest.raises(UnavailableError, match=r"/nonexistent/gpg.* not installed"):
+        PassBackend(str(pass_store.dir), gpg="/nonexistent/gpg").get("k")
+    with pytest.raises(UnavailableError, match=r"/nonexistent/pass.* not installed"):
+        PassBackend(str(pass_store.dir), command="/nonexistent/pass").put("k2", SecretValue("v"))
+    assert [i.name for i in pass_store.backend().list()] == ["k"]
+
+
+def test_gpg_options_of_password_store_are_honoured(pass_store, monkeypatch):
+    """PASSWORD_STORE_GPG_OPTS reaches the decryption, as with `pass show`."""
+    pass_store.insert("k", b"v")
+    monkeypatch.setenv("PASSWORD_STORE_GPG_OPTS", "--no-such-gpg-option")
+    with pytest.raises(UnavailableError, match="no-such-gpg-option"):
+        pass_store.backend().get("k")
 
 
 def test_a_key_gnupg_does_not_have_is_denied(pass_store, tmp_path, monkeypatch):
