@@ -101,7 +101,7 @@ def leger_register_fast_commands(register: Callable[[str, str], None]) -> None:
 @hookspec
 def leger_register_fast_backends(register: Callable[..., None]) -> None:
     """Give a secret backend a fast entry for the container-start path:
-    ``register("setec", "leger_plugin_setec.backend:open_backend", ["legerd.socket"])``.
+    ``register("setec", "leger_plugin_setec.client:client_from_config", ["legerd.socket"])``.
 
     The target is ``module:function``; ``function(config)`` gets an object whose
     ``get(key, default=None)`` answers the listed config keys (recorded by the last full run of

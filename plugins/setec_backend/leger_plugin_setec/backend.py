@@ -74,13 +74,3 @@ class SetecBackend:
 
 def backend_factory(leger: Any) -> SetecBackend:
     return SetecBackend(client_from_config(leger.config))
-
-
-# Config keys the client reads (never secrets: a token lives in a file or $LEGERD_TOKEN).
-CONFIG_KEYS = ["legerd.socket", "legerd.url", "legerd.token_file"]
-
-
-def open_backend(config: Any) -> SetecClient:
-    """The fast entry (``leger_register_fast_backends``): the bare client, whose ``get_many``
-    is one round trip, without the backend's version cache (a start reads each value once)."""
-    return client_from_config(config)

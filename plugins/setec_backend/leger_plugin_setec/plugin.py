@@ -24,8 +24,12 @@ def leger_register_commands(cli: click.Group) -> None:
     cli.add_command(local)
 
 
+# Config keys the client reads (never secrets: a token lives in a file or $LEGERD_TOKEN).
+CONFIG_KEYS = ["legerd.socket", "legerd.url", "legerd.token_file"]
+
+
 @hookimpl
 def leger_register_fast_backends(register: Any) -> None:
-    from leger_plugin_setec.backend import CONFIG_KEYS
-
-    register("setec", "leger_plugin_setec.backend:open_backend", CONFIG_KEYS)
+    # The bare client: its get_many is one round trip, and a container start reads each
+    # value once, so the backend's version cache (and its module) would only cost imports.
+    register("setec", "leger_plugin_setec.client:client_from_config", CONFIG_KEYS)
