@@ -204,3 +204,22 @@ def test_sync_copies_the_account_into_pass_with_legerd_down(home, leger_server, 
     assert again["unchanged"] == ["openai_api_key"]
     assert (pass_store.dir / f"{entry}.gpg").read_bytes() == before  # not re-encrypted
     assert b"sk-synced-77" not in first.stdout + first.stderr
+
+
+@pytest.mark.parametrize(
+    "data", [b"plain", b"two\nlines\n", b"\x00\xffbinary\n\n", b"leger-data:x"]
+)
+def test_driver_keeps_any_bytes_in_pass_verbatim(home, pass_store, data):
+    """pass's value is an entry's first line: what podman stores through the driver must still
+    come back byte for byte (it is kept wrapped in one line)."""
+    home.env["LEGER_LOAD_PLUGINS"] = "pass,podman"
+    env = {"SECRET_ID": "0123456789abcdef012345678"}
+    stored = home.run("driver", "store", "--backend", "pass", env=env, input=data)
+    assert stored.returncode == 0, stored.stderr
+    got = home.run("driver", "lookup", "--backend", "pass", env=env)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == data
+    listed = home.run("driver", "list", "--backend", "pass")
+    assert listed.stdout.split() == [b"0123456789abcdef012345678"]
+    assert home.run("driver", "delete", "--backend", "pass", env=env).returncode == 0
+    assert home.run("driver", "lookup", "--backend", "pass", env=env).returncode == 4
