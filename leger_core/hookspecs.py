@@ -106,7 +106,8 @@ def leger_register_fast_backends(register: Callable[..., None]) -> None:
     The target is ``module:function``; ``function(config)`` gets an object whose
     ``get(key, default=None)`` answers the listed config keys (recorded by the last full run of
     ``leger``) and returns the backend (``get_many`` is what the fast path calls). Its module
-    must be cheap to import: no click, pluggy or plugin discovery. A backend without a fast
+    must be cheap to import: no click, pluggy or plugin discovery. The listed keys' values are
+    written to a cache file: name no key that holds a secret. A backend without a fast
     entry still works everywhere; ``leger secrets fetch`` and ``leger driver lookup`` then go
     through the full CLI.
     """
