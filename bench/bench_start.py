@@ -41,7 +41,17 @@ def free_port() -> int:
 
 
 # The packages a container start imports (the fast path of both commands).
-FAST_PACKAGES = ("leger_core", "leger_plugin_envfile", "leger_plugin_podman", "leger_plugin_setec")
+FAST_PACKAGES = (
+    "leger_core",
+    "leger_plugin_envfile",
+    "leger_plugin_podman",
+    "leger_plugin_setec",
+    "leger_plugin_pass",
+)
+# Rows for another backend: measured and shown, but the ≤ 1.5× goal is legerd's. The pass
+# backend decrypts each entry with GnuPG (a gpg process per secret, all at once), so its cost
+# is mostly gpg's; "full CLI" is what a backend without a fast entry pays.
+NO_GOAL = ("pass",)
 
 
 def compile_bytecode() -> list[str]:
@@ -122,12 +132,59 @@ def prepare(tmp: Path, sock: str) -> dict[str, str]:
     # Every installed plugin loads, as for a user: the fast path must hold up with all of them.
     for key in ("LEGER_NO_FAST", "LEGER_TRACE_PLUGINS", "LEGER_LOAD_PLUGINS"):
         env.pop(key, None)
+    if prepare_pass(tmp, env):
+        with config.open("a") as fh:
+            fh.write(
+                '[services.passbench]\nbackend = "pass"\n[services.passbench.env]\n'
+                + "".join(f'{e} = "bench/{e.lower()}"\n' for e in PASS_ENVS)
+            )
     leger = str(BIN / "leger")
     subprocess.run([leger, "driver", "store"], input=b"leger:team/anthropic", env=env, check=True)
     # One full run of each fills the caches the fast path reads (as the first start would).
     for args in (["secrets", "fetch", "openwebui"], ["driver", "lookup"]):
         subprocess.run([leger, *args], env=env, check=True, capture_output=True)
+    if "PASSWORD_STORE_DIR" in env:
+        subprocess.run([leger, "secrets", "fetch", "passbench"], env=env, check=True)
     return env
+
+
+PASS_ENVS = ("OPENAI_API_KEY", "GROQ_API_KEY", "ANTHROPIC_API_KEY")
+
+
+def prepare_pass(tmp: Path, env: dict[str, str]) -> bool:
+    """A password store with 3 entries and a GnuPG key made here (no passphrase); adds
+    GNUPGHOME and PASSWORD_STORE_DIR to ``env``. False when pass or gpg is missing."""
+    if not (shutil.which("pass") and shutil.which("gpg")):
+        print("(pass backend not measured: pass or gpg is not installed)")
+        return False
+    gnupg = tmp / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    env["GNUPGHOME"] = str(gnupg)
+    env["PASSWORD_STORE_DIR"] = str(tmp / "password-store")
+    uid = "bench <bench@example.invalid>"
+    subprocess.run(
+        ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, "default", "default",
+         "never"],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["pass", "init", "bench@example.invalid"], env=env, check=True, capture_output=True
+    )
+    for e in PASS_ENVS:
+        subprocess.run(
+            ["pass", "insert", "--multiline", f"bench/{e.lower()}"],
+            input=("bench-" + "x" * 48).encode(),
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    return True
+
+
+def stop_gpg_agent(env: dict[str, str]) -> None:
+    """The agent gpg started for the bench's GnuPG home, and only that one."""
+    if "GNUPGHOME" in env:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True)
 
 
 def timed(args: list[str], env: dict[str, str]) -> float:
@@ -247,13 +304,20 @@ def main(argv: list[str] | None = None) -> int:
             "leger secrets fetch openwebui": [leger, "secrets", "fetch", "openwebui"],
             "leger driver lookup": [leger, "driver", "lookup"],
         }
+        envs = {name: env for name in commands}
+        if "PASSWORD_STORE_DIR" in env:
+            fetch = [leger, "secrets", "fetch", "passbench"]
+            commands["pass: leger secrets fetch passbench (fast entry)"] = fetch
+            commands["pass: leger secrets fetch passbench (full CLI)"] = fetch
+            envs["pass: leger secrets fetch passbench (fast entry)"] = env
+            envs["pass: leger secrets fetch passbench (full CLI)"] = {**env, "LEGER_NO_FAST": "1"}
         names = list(commands)
         times: dict[str, list[float]] = {n: [] for n in names}
         deadline = time.monotonic() + opts.seconds
         for i in range(opts.rounds):
-            order = names[i % 3 :] + names[: i % 3]
-            for name in order:
-                times[name].append(timed(commands[name], env))
+            k = i % len(names)
+            for name in names[k:] + names[:k]:
+                times[name].append(timed(commands[name], envs[name]))
             if time.monotonic() > deadline:
                 break
         if not opts.no_containers:
@@ -262,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         legerd.terminate()
         legerd.wait(timeout=10)
         if env:
+            stop_gpg_agent(env)
             cleanup(env)
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -284,14 +349,15 @@ def main(argv: list[str] | None = None) -> int:
         p90 = sorted(series)[int(len(series) * 0.9) - 1]
         ratio = median / base_median
         pairs = statistics.median(t / b for t, b in zip(series, base, strict=True))
-        goal = "" if name == names[0] else ("ok" if ratio <= GOAL else f"> {GOAL}x")
-        ok = ok and (name == names[0] or ratio <= GOAL)
+        no_goal = name == names[0] or name.startswith(NO_GOAL)
+        goal = "" if no_goal else ("ok" if ratio <= GOAL else f"> {GOAL}x")
+        ok = ok and (no_goal or ratio <= GOAL)
         print(
             f"| `{name}` | {median * 1000:.1f} | {p90 * 1000:.1f} | {ratio:.2f}x "
             f"| {pairs:.2f}x | {goal} |"
         )
     print()
-    print("goal met" if ok else f"goal NOT met (each ≤ {GOAL}x python -c pass)")
+    print("goal met" if ok else f"goal NOT met (each legerd row ≤ {GOAL}x python -c pass)")
     if containers:
         print_containers(containers)
     return 0

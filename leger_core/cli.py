@@ -21,6 +21,13 @@ class LegerGroup(click.Group):
         return sorted(self.commands)
 
 
+# The ``--backend`` option's help, the same on every command that reads values.
+BACKEND_HELP = (
+    "Secret backend for references that do not name one (default: [services.X] backend, "
+    "else [secrets] backend, else setec)."
+)
+
+
 def subgroup(parent: click.Group, name: str, help: str) -> click.Group:
     """The group ``name`` under ``parent``, created if no plugin has made it yet, so several
     plugins can add commands to ``leger secrets`` or ``leger inject``."""

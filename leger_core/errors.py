@@ -40,6 +40,10 @@ class UsageError(LegerError):
     exit_code = 2
 
 
+class UnsupportedError(UsageError):
+    """The chosen strategy or backend cannot do this (e.g. a write to a read-only store)."""
+
+
 class ConfigError(LegerError):
     exit_code = 3
 

@@ -110,3 +110,18 @@ def leger_status(leger: Leger) -> list[StatusCheck] | None:
     section; ``leger status`` exits non-zero when any check is not ok. Bound every network call
     with :data:`leger_core.status.QUICK_TIMEOUT`; never put a secret value in a check.
     """
+
+
+@hookspec
+def leger_register_fast_backends(register: Callable[..., None]) -> None:
+    """Give a secret backend a fast entry for the container-start path:
+    ``register("setec", "leger_plugin_setec.client:client_from_config", ["legerd.socket"])``.
+
+    The target is ``module:function``; ``function(config)`` gets an object whose
+    ``get(key, default=None)`` answers the listed config keys (recorded by the last full run of
+    ``leger``) and returns the backend (``get_many`` is what the fast path calls). Its module
+    must be cheap to import: no click, pluggy or plugin discovery. The listed keys' values are
+    written to a cache file: name no key that holds a secret. A backend without a fast
+    entry still works everywhere; ``leger secrets fetch`` and ``leger driver lookup`` then go
+    through the full CLI.
+    """

@@ -3,7 +3,7 @@ holds them by name."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -14,27 +14,41 @@ from leger_core.models import InjectResult, SecretInfo, SecretValue
 
 @runtime_checkable
 class SecretBackend(Protocol):
-    """Where secret values are read from and written to.
+    """Where secret values are read from and, where the store allows, written to.
 
-    Every method raises :class:`leger_core.errors.NotFoundError` for an unknown name and
-    other :class:`leger_core.errors.LegerError` subclasses for everything a user can act on.
+    Errors are :mod:`leger_core.errors`' typed ones, which the CLI maps to exit codes:
+    :class:`~leger_core.errors.NotFoundError` for an unknown name,
+    :class:`~leger_core.errors.UnavailableError` when the store cannot be reached (a daemon
+    down, a tool not installed), :class:`~leger_core.errors.DeniedError` when it refuses the
+    caller, :class:`~leger_core.errors.UnsupportedError` for a write the store cannot do.
+    No message ever holds a value. A backend holding a connection may add ``close()``.
     """
 
     def get(self, name: str, version: int = 0) -> SecretValue:
         """The value of ``name`` (``version`` 0 = the active one)."""
         ...
 
+    def get_many(self, names: Sequence[str]) -> dict[str, SecretValue]:
+        """The active values of ``names`` in one round trip where the store allows (setec:
+        all requests in flight at once). A name the store does not have is left out of the
+        answer; every other failure raises as :meth:`get` would."""
+        ...
+
     def put(self, name: str, value: SecretValue) -> int:
-        """Store ``value``; return its version. The same value as the latest makes no new one."""
+        """Store ``value`` as the active value of ``name`` and return its version; the same
+        value as the active one makes no new version. A read-only store raises
+        :class:`~leger_core.errors.UnsupportedError`."""
         ...
 
     def info(self, name: str) -> SecretInfo: ...
 
     def list(self) -> list[SecretInfo]:
-        """Every secret the caller may see, sorted by name."""
+        """Every secret the caller may see (names and versions, no values), sorted by name."""
         ...
 
-    def delete(self, name: str) -> None: ...
+    def delete(self, name: str) -> None:
+        """Remove ``name`` (:class:`~leger_core.errors.UnsupportedError` where read-only)."""
+        ...
 
 
 @runtime_checkable

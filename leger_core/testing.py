@@ -8,7 +8,9 @@ Fixtures:
 * ``leger_invoke`` – ``leger_invoke(["plugins", "--json"], input=None)`` runs the CLI built
   from ``leger_pm`` exactly as ``leger`` does (same error handling) and returns click's Result.
 
-Conformance suites: subclass :class:`SecretBackendConformance` or
+Conformance suites: subclass :class:`SecretBackendConformance` (every method of
+:class:`leger_core.strategies.SecretBackend`: get, get_many, put, info, list, delete, typed
+errors, no value in any message) or
 :class:`InjectorConformance` in your plugin's tests and provide the fixtures they name.
 """
 
@@ -128,6 +130,37 @@ class SecretBackendConformance:
         assert secret_backend.put(name, SecretValue("v1")) == first
         assert secret_backend.info(name).versions == (first,)
 
+    def test_put_a_changed_value_makes_it_the_one_get_returns(
+        self, secret_backend: SecretBackend, secret_name_prefix: str
+    ) -> None:
+        name = secret_name_prefix + "rotated"
+        secret_backend.put(name, SecretValue("old"))
+        secret_backend.put(name, SecretValue("new"))
+        assert secret_backend.get(name).reveal() == b"new"
+        assert secret_backend.get_many([name])[name].reveal() == b"new"
+
+    def test_get_many_leaves_out_unknown_names(
+        self, secret_backend: SecretBackend, secret_name_prefix: str
+    ) -> None:
+        a, b = secret_name_prefix + "many-a", secret_name_prefix + "many-b"
+        secret_backend.put(a, SecretValue("va"))
+        secret_backend.put(b, SecretValue("vb"))
+        got = secret_backend.get_many([a, secret_name_prefix + "many-missing", b])
+        assert sorted(got) == [a, b]
+        assert got[a].reveal() == b"va" and got[b].reveal() == b"vb"
+        assert secret_backend.get_many([]) == {}
+
+    def test_info_names_the_active_version(
+        self, secret_backend: SecretBackend, secret_name_prefix: str
+    ) -> None:
+        name = secret_name_prefix + "info"
+        version = secret_backend.put(name, SecretValue("i"))
+        info = secret_backend.info(name)
+        assert info.name == name and info.active_version == version
+        assert version in info.versions
+        with pytest.raises(NotFoundError):
+            secret_backend.info(secret_name_prefix + "info-missing")
+
     def test_get_unknown_name_is_not_found(
         self, secret_backend: SecretBackend, secret_name_prefix: str
     ) -> None:
@@ -152,6 +185,9 @@ class SecretBackendConformance:
         secret_backend.delete(name)
         with pytest.raises(NotFoundError):
             secret_backend.get(name)
+        assert name not in [i.name for i in secret_backend.list()]
+        with pytest.raises(NotFoundError):
+            secret_backend.delete(secret_name_prefix + "never-there")
 
     def test_errors_never_contain_values(
         self, secret_backend: SecretBackend, secret_name_prefix: str

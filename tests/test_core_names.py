@@ -11,20 +11,23 @@ from pathlib import Path
 
 import pytest
 
+from leger_core.backends import BACKEND_NAME
 from leger_core.names import NameRule
 from leger_plugin_envfile.envformat import ENV_NAME
 from leger_plugin_envfile.fetch import SERVICE_NAME
-from leger_plugin_podman.driver import SECRET_ID, SECRET_NAME
+from leger_plugin_podman.driver import REFERENCE_TEXT, SECRET_ID, SECRET_NAME
 
 RULES = [
     (SERVICE_NAME, r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}", 128),
     (ENV_NAME, r"[A-Za-z_][A-Za-z0-9_]*", 300),
     (SECRET_ID, r"[A-Za-z0-9]{1,64}", 64),
     (SECRET_NAME, r"[A-Za-z0-9_.@:+=/-]{1,256}", 256),
+    (BACKEND_NAME, r"[a-z][a-z0-9_-]{0,31}", 32),
+    (REFERENCE_TEXT, r"[A-Za-z0-9_.@:+=/-][A-Za-z0-9_.@:+=/#,-]{0,299}", 300),
 ]
 # Letters, digits, every punctuation the rules name and some they do not, and non-ASCII
 # letters and digits (str.isalnum() would take those; the rules must not).
-ALPHABET = "aZ09_.@:+=/-- \t\n$;'\"\\*é٣ＡßK"
+ALPHABET = "aZ09_.@:+=/-- \t\n$;'\"\\*é٣ＡßK#,"
 
 
 @pytest.mark.parametrize(("rule", "pattern", "longest"), RULES, ids=lambda r: str(r)[:20])

@@ -77,6 +77,14 @@ def test_tutorial_shows_the_example_plugin_code():
     assert 'register("memory", lambda leger: MemoryBackend())' in source
 
 
+def test_tutorial_backend_section_shows_the_pass_plugin_as_it_is():
+    tutorial = (ROOT / "docs/plugins/tutorial.md").read_text()
+    plugin = (ROOT / "plugins/pass_backend/leger_plugin_pass/plugin.py").read_text()
+    for line in ('register("pass", backend_factory)', '"leger_plugin_pass.backend:open_backend"'):
+        assert line in tutorial and line in plugin
+    assert "## 5. Writing a backend" in tutorial
+
+
 def test_readme_quick_start_has_exactly_two_commands():
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Quick start", 1)[1].split("```", 2)[1]

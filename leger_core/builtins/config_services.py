@@ -2,6 +2,7 @@
 
 [services.openwebui]
 secrets = ["openai_api_key"]          # legerd name <prefix>openai_api_key, env OPENAI_API_KEY
+# secrets = ["pass:openai_api_key"]   # the pass backend's openai_api_key, env OPENAI_API_KEY
 [services.openwebui.env]
 ANTHROPIC_API_KEY = "team/anthropic"  # env var = legerd secret name, used verbatim
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 
 from leger_core import hookimpl
+from leger_core.backends import parse_reference
 from leger_core.config import Config
 from leger_core.errors import ConfigError
 from leger_core.models import ServiceSecret
@@ -51,11 +53,15 @@ def leger_service_secrets(service: str, config: Config) -> list[ServiceSecret] |
     names = table.get("secrets", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ConfigError(f"services.{service}.secrets in {config.path} must be a list of names")
-    for name in names:
+    for entry in names:
+        # "pass:openai_api_key" names its backend: the env var comes from the name after it,
+        # and the account prefix (where sync puts the account's secrets) is not added.
+        backend, name = parse_reference(entry)
         env = name.upper().replace("-", "_").replace(".", "_")
         if not ENV_NAME.fullmatch(env):
-            raise ConfigError(f"services.{service}.secrets: {name!r} is not a usable env name")
-        result.append(ServiceSecret(env=env, secret=prefix + name, source="config"))
+            raise ConfigError(f"services.{service}.secrets: {entry!r} is not a usable env name")
+        secret = entry if backend else prefix + name
+        result.append(ServiceSecret(env=env, secret=secret, source="config"))
     env_table = table.get("env", {})
     if not isinstance(env_table, dict):
         raise ConfigError(f"[services.{service}.env] in {config.path} must be a table")

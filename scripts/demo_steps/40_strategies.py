@@ -142,6 +142,45 @@ def run(demo: Demo) -> None:
         demo.sh(["podman", "secret", "rm", name], env=penv, show=False)
 
     _initscript(demo, penv, image, show)
+    _pass_backend(demo, penv, image, show)
+
+
+def _pass_backend(demo: Demo, penv: dict[str, str], image: str, show: str) -> None:
+    demo.say("5. Another secret backend: the same strategies reading from password-store (pass),")
+    demo.say("with legerd out of the picture (LEGERD_SOCKET points at nothing):")
+    gnupg = Path(demo.tmp) / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    store = Path(demo.tmp) / "password-store"
+    env = {
+        "GNUPGHOME": str(gnupg),
+        "PASSWORD_STORE_DIR": str(store),
+        "LEGERD_SOCKET": str(Path(demo.tmp) / "no-legerd.sock"),
+    }
+    try:
+        demo.sh(
+            ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "demo <demo@example.invalid>",
+             "default", "default", "never"],
+            env=env, show=False,
+        )  # fmt: skip
+        demo.sh(["pass", "init", "demo@example.invalid"], env=env)
+        demo.sh(
+            ["pass", "insert", "--multiline", "ai/openai"], input=OPENAI + "\nlogin: me\n", env=env
+        )
+        demo.sh(
+            ["leger", "config", "set", "services.passdemo.env.OPENAI_API_KEY", "pass:ai/openai"]
+        )
+        demo.sh(["leger", "secrets", "fetch", "passdemo"], env=env)
+        env_file = Path(demo.env["XDG_RUNTIME_DIR"]) / "leger" / "passdemo.env"
+        demo.say("The entry's first line is the value, as pass treats it:")
+        demo.sh(
+            ["podman", "run", "--rm", "--network=none", "--env-file", str(env_file), image, "sh",
+             "-c", SHOW.format(vars="OPENAI_API_KEY")],
+            env=penv,
+        )  # fmt: skip
+        demo.sh(["leger", "secrets", "clean", "passdemo"])
+    finally:
+        # the agent gpg started for this home, and only that one
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**demo.env, **env}, check=False)
 
 
 def _podman(demo: Demo) -> tuple[dict[str, str], str] | None:

@@ -6,6 +6,8 @@ this process only: handy in tests, useless for real secrets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
 import leger_core
@@ -34,6 +36,10 @@ class MemoryBackend:
         if not versions or version > len(versions):
             raise NotFoundError(f"secret {name!r} not found")
         return versions[version - 1] if version else versions[-1]
+
+    def get_many(self, names: Sequence[str]) -> dict[str, SecretValue]:
+        # A real store answers all names in one round trip; a missing name is left out.
+        return {n: self._versions[n][-1] for n in names if self._versions.get(n)}
 
     def put(self, name: str, value: SecretValue) -> int:
         versions = self._versions.setdefault(name, [])

@@ -108,27 +108,34 @@ def rm_cmd(leger: Any, name: str) -> None:
 
 @click.command(name="sync")
 @click.option("--podman", is_flag=True, help="Then refresh podman secrets of every service.")
+@click.option(
+    "--backend",
+    metavar="NAME",
+    help="Secret backend to copy into (default: [secrets] backend, else setec = legerd).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @click.pass_obj
-def sync_cmd(leger: Any, podman: bool, as_json: bool) -> None:
-    """Copy your account's secrets into the local legerd under leger/<user_uuid>/<name>.
-    Unchanged values make no new versions."""
-    from leger_core.errors import LegerError
+def sync_cmd(leger: Any, podman: bool, backend: str | None, as_json: bool) -> None:
+    """Copy your account's secrets into the local secret backend (legerd unless configured
+    otherwise) under leger/<user_uuid>/<name>. Unchanged values make no new versions."""
+    from leger_core.errors import LegerError, UsageError
     from leger_plugin_cloud.session import require_account
     from leger_plugin_cloud.sync import inject_podman, sync_secrets
-    from leger_plugin_setec.backend import SetecBackend
-    from leger_plugin_setec.client import client_from_config
 
+    target = leger.backend_name(override=backend)
+    if target == "cloud":
+        raise UsageError("sync copies from the cloud account: choose a local --backend")
     account = require_account()
-    with _client(leger) as cloud, client_from_config(leger.config) as setec:
-        report = sync_secrets(cloud, setec, str(account["user_uuid"]))
+    with _client(leger) as cloud, leger.backends() as open_backend:
+        store = open_backend(target)
+        report = sync_secrets(cloud, store, str(account["user_uuid"]))
         if podman:
-            inject_podman(leger, SetecBackend(setec), report)
+            inject_podman(leger, store, report, target)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
         click.echo(
-            f"Synced to legerd under {report.prefix}: {len(report.added)} added, "
+            f"Synced to {target} under {report.prefix}: {len(report.added)} added, "
             f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, "
             f"{len(report.removed)} removed."
         )

@@ -1,15 +1,16 @@
-"""``leger secrets sync``: the account's secrets from leger-server into legerd under
-``leger/<user_uuid>/<name>``. Idempotent: an unchanged value makes no new version. A changed
-value becomes a new version that is then activated; a name gone from the account is deleted
-from legerd (only under the account's prefix)."""
+"""``leger secrets sync``: the account's secrets from leger-server into a secret backend (legerd
+by default) under ``leger/<user_uuid>/<name>``. Idempotent: an unchanged value makes no new
+version. A changed value becomes the active one (the backend contract's ``put``); a name gone
+from the account is deleted from the backend (only under the account's prefix)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from leger_core.errors import NotFoundError
+from leger_core.backends import DEFAULT_BACKEND, plan_for, read_plan
 from leger_core.models import SecretValue
+from leger_core.strategies import SecretBackend
 from leger_plugin_cloud.client import CloudClient
 
 
@@ -39,42 +40,44 @@ def account_prefix(user_uuid: str) -> str:
     return f"leger/{user_uuid}/"
 
 
-def sync_secrets(cloud: CloudClient, setec: Any, user_uuid: str) -> SyncReport:
-    """Copy every secret of the account into ``setec`` (a SetecClient) under the prefix."""
+def sync_secrets(cloud: CloudClient, backend: SecretBackend, user_uuid: str) -> SyncReport:
+    """Copy every secret of the account into ``backend`` under the prefix."""
     prefix = account_prefix(user_uuid)
     report = SyncReport(prefix=prefix)
     remote = {item["name"]: item["value"] for item in cloud.list_secrets(include_values=True)}
+    current = backend.get_many([prefix + name for name in sorted(remote)])
     for name in sorted(remote):
         full = prefix + name
         value: SecretValue = remote[name]
-        try:
-            current, _version = setec.get_versioned(full)
-        except NotFoundError:
-            setec.put(full, value)  # a secret's first version is active at once
+        if full not in current:
+            backend.put(full, value)
             report.added.append(name)
-            continue
-        if current == value:
+        elif current[full] == value:
             report.unchanged.append(name)
-            continue
-        version = setec.put(full, value)
-        setec.activate(full, version)
-        report.updated.append(name)
-    for info in setec.list():
+        else:
+            backend.put(full, value)
+            report.updated.append(name)
+    for info in backend.list():
         if info.name.startswith(prefix) and info.name[len(prefix) :] not in remote:
-            setec.delete(info.name)
+            backend.delete(info.name)
             report.removed.append(info.name[len(prefix) :])
     report.removed.sort()
     return report
 
 
-def inject_podman(leger: Any, backend: Any, report: SyncReport) -> None:
+def inject_podman(
+    leger: Any, backend: SecretBackend, report: SyncReport, backend_name: str = DEFAULT_BACKEND
+) -> None:
     """After a sync, refresh podman secrets for every known service through the ``podman``
-    injector (all of a service's values or none)."""
+    injector (all of a service's values or none). ``backend`` (named ``backend_name``) is the
+    one just synced; a reference naming another backend is read from that one."""
     injector = leger.injector("podman")
     for service in leger.service_names():
         try:
             wanted = leger.service_secrets(service)
-            values = {item.env: backend.get(item.secret) for item in wanted}
+            plan = plan_for(((s.env, s.secret) for s in wanted), backend_name)
+            with leger.backends() as open_other:
+                values = read_plan(plan, lambda n: backend if n == backend_name else open_other(n))
             if not values:
                 continue
             result = injector.inject(service, values)

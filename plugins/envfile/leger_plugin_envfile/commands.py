@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from leger_core.cli import subgroup
+from leger_core.cli import BACKEND_HELP, subgroup
 from leger_core.config import config_path
 from leger_core.context import Leger
 from leger_core.paths import account_file
@@ -22,14 +22,14 @@ def register(cli: click.Group) -> None:
     quadlet.add_command(snippet_command)
 
 
-def resolve(leger: Leger, service: str) -> plans.Plan:
-    """The service's (env var, secret name) pairs through every plugin, recorded in the fast
-    path's cache when every provider can say which files its answer depends on."""
-    plan = [(s.env, s.secret) for s in leger.service_secrets(service)]
-    inputs = _cache_inputs(leger)
+def resolve(leger: Leger, service: str, backend: str | None = None) -> plans.Plan:
+    """The service's (env var, backend, secret name) triples through every plugin, recorded in
+    the fast path's cache when every provider can say which files its answer depends on (not
+    with ``--backend``: the fast path never sees that option)."""
+    plan = leger.secret_plan(service, backend)
+    inputs = _cache_inputs(leger) if backend is None else None
     if inputs is not None:
-        client = {k: leger.config.get(k) for k in plans.CLIENT_KEYS if leger.config.get(k)}
-        plans.record(service, plan, client, inputs)
+        plans.record(service, plan, leger.fast_backend_settings(), inputs)
     return plan
 
 
@@ -58,17 +58,16 @@ def _cache_inputs(leger: Leger) -> list[str] | None:
     metavar="PATH",
     help="Write here instead of $XDG_RUNTIME_DIR/leger/SERVICE.env.",
 )
+@click.option("--backend", metavar="NAME", help=BACKEND_HELP)
 @click.pass_obj
-def fetch_command(leger: Leger, service: str, output: str | None) -> None:
-    """Write SERVICE's secrets from legerd to its env file (0600, atomic) for podman's
-    --env-file and systemd's EnvironmentFile=. Run by ExecStartPre= at every start; a value
-    that cannot be written exactly (a newline, …), a missing secret or a legerd that is down
-    is an error, and then no file is left."""
-    from leger_plugin_setec.client import client_from_config
-
-    plan = resolve(leger, service)
-    with client_from_config(leger.config) as client:
-        result: Fetched = fetch(service, plan, client, output)
+def fetch_command(leger: Leger, service: str, output: str | None, backend: str | None) -> None:
+    """Write SERVICE's secrets to its env file (0600, atomic) for podman's --env-file and
+    systemd's EnvironmentFile=, reading them from the service's secret backend (legerd unless
+    configured otherwise). Run by ExecStartPre= at every start; a value that cannot be written
+    exactly (a newline, …), a missing secret or a backend that is down is an error, and then
+    no file is left."""
+    plan = resolve(leger, service, backend)
+    result: Fetched = fetch(service, plan, leger.read_values, output)
     click.echo(result.message())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from leger_core.errors import InvalidInputError, LegerError, NotFoundError
+from leger_core.errors import InvalidInputError, LegerError
 from leger_core.names import ALNUM, NameRule
 from leger_core.paths import runtime_path
 from leger_plugin_envfile.envformat import ensure_private_dir, render, write_private
@@ -13,8 +13,9 @@ from leger_plugin_envfile.envformat import ensure_private_dir, render, write_pri
 # typing costs milliseconds at every container start; annotations only need it for mypy.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any
+    from collections.abc import Callable, Sequence
+
+    from leger_core.values import SecretValue
 
 SERVICE_NAME = NameRule(ALNUM + "_", ALNUM + "_.@-", 128)  # [A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}
 
@@ -45,26 +46,22 @@ def env_file_path(service: str) -> str:
 
 
 def fetch(
-    service: str, plan: Sequence[tuple[str, str]], client: Any, output: str | None = None
+    service: str,
+    plan: Sequence[tuple[str, str, str]],
+    read: Callable[[Sequence[tuple[str, str, str]]], dict[str, SecretValue]],
+    output: str | None = None,
 ) -> Fetched:
-    """Read every secret of ``plan`` from ``client`` and write the env file for ``service``.
+    """Read every secret of ``plan`` ((env, backend, name) triples) with ``read`` and write
+    the env file for ``service``. ``read`` is :func:`leger_core.backends.read_plan` over the
+    backends (one ``get_many`` each: with legerd, about one round trip per start).
 
     All or nothing: on any error no file is left — not even the one a previous start wrote,
     so a container never starts with values that could not be refreshed."""
     path = output if output else env_file_path(service)
     check_service(service)
     try:
-        # One request per secret, all in flight together: a start waits about one round trip.
-        values = client.get_many(list(dict.fromkeys(secret for _, secret in plan)))
-        entries = []
-        for env, secret in plan:
-            if secret not in values:
-                raise NotFoundError(
-                    f"service {service!r} needs secret {secret!r} ({env}), which legerd does not "
-                    "have",
-                    hint="add it with `leger secrets sync` or `leger local put`",
-                )
-            entries.append((env, secret, values[secret].reveal()))
+        values = read(plan)
+        entries = [(env, name, values[env].reveal()) for env, _, name in plan]
         data = render(entries)
         parent = os.path.dirname(os.path.abspath(path))
         if not output or not os.path.isdir(parent):
@@ -76,7 +73,7 @@ def fetch(
     except OSError as exc:
         _remove(path)
         raise LegerError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return Fetched(path, [env for env, _ in plan])
+    return Fetched(path, [env for env, _, _ in plan])
 
 
 def clean(service: str, output: str | None = None) -> bool:

@@ -1,5 +1,6 @@
-"""A cache of what ``leger secrets fetch SERVICE`` needs: the service's secrets and where legerd
-is, so the fast path reads one small JSON file instead of parsing TOML and loading plugins.
+"""A cache of what ``leger secrets fetch SERVICE`` needs: the service's secrets (env var, backend,
+name) and how to open each backend's fast entry, so the fast path reads one small JSON file
+instead of parsing TOML and loading plugins.
 
 The full CLI is always the source of truth: it resolves a service through the
 ``leger_service_secrets`` hook and records the answer here together with a stamp (inode, size,
@@ -22,7 +23,7 @@ from __future__ import annotations
 import os
 import sys
 
-from leger_core.fastpath import CachedConfig, file_stamp, read_cache, write_cache
+from leger_core.fastpath import file_stamp, read_cache, write_cache
 
 # typing costs milliseconds at every container start; annotations only need it for mypy.
 TYPE_CHECKING = False
@@ -30,18 +31,17 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any
 
-VERSION = 1
+VERSION = 2
 # What chooses the files an answer comes from (plugins, config path, account file). Where
 # legerd is and its token are resolved at run time from the cached config values, exactly as
-# leger_plugin_setec does, so $LEGERD_SOCKET and $LEGERD_TOKEN need no entry of their own.
+# leger_plugin_setec does, so $LEGERD_SOCKET and $LEGERD_TOKEN need no entry of their own
+# (nor $PASSWORD_STORE_DIR for pass).
 ENV_KEYS = ("LEGER_LOAD_PLUGINS", "LEGER_CONFIG", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "HOME")
-# Config keys the setec client reads; their values (never secrets) are cached with the plan.
-CLIENT_KEYS = ("legerd.socket", "legerd.url", "legerd.token_file")
 MAX_ENTRIES = 8
 # The core's own config reader; its inputs (config and account file) are always stamped.
 CONFIG_PROVIDER = "leger.config_services"
 
-Plan = list[tuple[str, str]]  # (env var, secret name) pairs, in file order
+Plan = list[tuple[str, str, str]]  # (env var, backend, secret name), in the service's order
 
 
 CACHE = "service-plans.json"
@@ -65,19 +65,21 @@ def _entry(data: dict[str, Any]) -> dict[str, Any] | None:
     return entry
 
 
-def lookup(service: str) -> tuple[Plan, CachedConfig] | None:
-    """(plan, client config) for ``service`` if the cache holds a current answer, else None."""
+def lookup(service: str) -> tuple[Plan, dict[str, Any]] | None:
+    """(plan, fast backend settings) for ``service`` if the cache holds a current answer."""
     entry = _entry(read_cache(CACHE))
     if entry is None:
         return None
     plan = entry.get("services", {}).get(service)
-    client = entry.get("client")
-    if not isinstance(plan, list) or not isinstance(client, dict):
+    backends = entry.get("backends")
+    if not isinstance(plan, list) or not isinstance(backends, dict):
         return None
-    return [(str(env), str(secret)) for env, secret in plan], CachedConfig(client)
+    if not all(isinstance(item, list) and len(item) == 3 for item in plan):
+        return None
+    return [(str(env), str(b), str(name)) for env, b, name in plan], backends
 
 
-def record(service: str, plan: Plan, client: dict[str, Any], inputs: Iterable[str]) -> None:
+def record(service: str, plan: Plan, backends: dict[str, Any], inputs: Iterable[str]) -> None:
     """Remember ``plan`` for ``service``. Never fails the command that calls it."""
     stamps = {path: file_stamp(path) for path in inputs}
     data = read_cache(CACHE)
@@ -86,9 +88,9 @@ def record(service: str, plan: Plan, client: dict[str, Any], inputs: Iterable[st
     if (
         not isinstance(entry, dict)
         or entry.get("inputs") != stamps
-        or entry.get("client") != client
+        or entry.get("backends") != backends
     ):
-        entry = {"inputs": stamps, "client": client, "services": {}}
+        entry = {"inputs": stamps, "backends": backends, "services": {}}
     entry["services"][service] = [list(item) for item in plan]
     data[key] = entry
     # Other environments (a shell, systemd, tests) have entries too: keep a few.

@@ -246,9 +246,11 @@ def test_plan_cache_is_stamped_with_config_account_and_site_packages(openwebui):
         sysconfig.get_paths()["purelib"],
     }
     assert entry["services"]["openwebui"] == [
-        ["ANTHROPIC_API_KEY", "team/anthropic"],
-        ["OPENAI_API_KEY", "leger/u1/openai_api_key"],
+        ["ANTHROPIC_API_KEY", "setec", "team/anthropic"],
+        ["OPENAI_API_KEY", "setec", "leger/u1/openai_api_key"],
     ]
+    # How the fast path opens legerd: the setec plugin's fast entry, no plugin discovery.
+    assert entry["backends"]["setec"]["target"] == "leger_plugin_setec.client:client_from_config"
 
 
 def test_a_provider_without_declared_inputs_disables_the_cache(openwebui):

@@ -6,12 +6,30 @@ from pathlib import Path
 
 import click
 
+from leger_core.backends import DEFAULT_BACKEND
 from leger_core.cli import subgroup
 from leger_core.context import Leger
+from leger_core.errors import UnsupportedError
 from leger_plugin_initscript.injector import write_script
 from leger_plugin_initscript.render import quadlet_lines
 
 DEFAULT_ADDR = "host.containers.internal:8080"
+
+
+def setec_plan(plan: list[tuple[str, str, str]], service: str) -> list[tuple[str, str]]:
+    """(env, legerd name) pairs; a secret in another backend is refused before anything is
+    written. The script runs inside the container and reads legerd's TCP listener with
+    setec's API; another store (pass, the cloud account) has no such endpoint there."""
+    for env, backend, name in plan:
+        if backend != DEFAULT_BACKEND:
+            raise UnsupportedError(
+                f"service {service!r}: {env} comes from secret backend {backend!r} "
+                f"({name!r}); the initscript strategy reads only legerd (setec) from inside "
+                "the container",
+                hint="use `leger inject podman`, `leger inject driver` or `leger secrets fetch` "
+                "for it, or copy the value into legerd",
+            )
+    return [(env, name) for env, _, name in plan]
 
 
 def register(cli: click.Group) -> None:
@@ -39,8 +57,9 @@ def inject_initscript(
     leger: Leger, service: str, legerd_addr: str | None, command: str | None, output: Path | None
 ) -> None:
     """Write SERVICE's init script — POSIX sh that fetches its secrets from legerd when the
-    container starts, then execs the command — and print the quadlet lines that mount it."""
-    plan = [(s.env, s.secret) for s in leger.service_secrets(service)]
+    container starts, then execs the command — and print the quadlet lines that mount it.
+    Only for secrets in the setec backend: the script speaks setec's HTTP API."""
+    plan = setec_plan(leger.secret_plan(service), service)
     path = write_script(service, plan, output)
     addr = legerd_addr or leger.config.get("initscript.legerd_addr") or DEFAULT_ADDR
     click.echo(f"Wrote {path} ({', '.join(env for env, _ in plan) or 'no secrets'})")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from leger_core.cli import subgroup
+from leger_core.backends import format_reference
+from leger_core.cli import BACKEND_HELP, subgroup
 from leger_core.config import config_path
 from leger_core.context import Leger
 from leger_core.errors import ConfigError
@@ -18,7 +21,7 @@ from leger_plugin_podman import driver, settings_cache
 from leger_plugin_podman.injectors import DriverInjector, PodmanInjector, driver_options
 
 if TYPE_CHECKING:
-    from leger_plugin_setec.client import SetecClient
+    from leger_core.strategies import SecretBackend
 
 
 def register(cli: click.Group) -> None:
@@ -28,58 +31,77 @@ def register(cli: click.Group) -> None:
     inject.add_command(inject_driver)
 
 
-def _client(leger: Leger) -> SetecClient:
-    from leger_plugin_setec.client import client_from_config
-
+def _storage(leger: Leger, backend: str | None) -> str:
+    """The backend that keeps the driver's data; records what the fast path needs."""
+    default = leger.backend_name()
     if not leger._config_path:
-        settings_cache.record(str(config_path(None)), leger.config)
-    return client_from_config(leger.config)
+        settings_cache.record(str(config_path(None)), leger.fast_backend_settings(), default)
+    return backend or default
+
+
+backend_option = click.option(
+    "--backend",
+    metavar="NAME",
+    help="Secret backend that keeps the driver's data (default: [secrets] backend, else setec).",
+)
 
 
 @click.group(name="driver")
 def driver_group() -> None:
-    """podman's shell secret driver, backed by legerd. podman runs these with SECRET_ID set;
-    `leger driver install` tells podman to use them."""
+    """podman's shell secret driver, backed by a secret backend (legerd by default). podman
+    runs these with SECRET_ID set; `leger driver install` tells podman to use them."""
 
 
 @driver_group.command(name="lookup")
+@backend_option
 @click.pass_obj
-def lookup_command(leger: Leger) -> None:
-    """Write the data of secret $SECRET_ID to stdout, verbatim (a `leger:NAME` reference is
-    resolved in legerd now)."""
+def lookup_command(leger: Leger, backend: str | None) -> None:
+    """Write the data of secret $SECRET_ID to stdout, verbatim (a `leger:[BACKEND:]NAME`
+    reference is read from its backend now)."""
     sid = driver.secret_id()
-    with _client(leger) as client:
-        data = driver.lookup(client, sid)
+    storage = _storage(leger, backend)
+    with leger.backends() as open_backend:
+        data = driver.lookup(open_backend, storage, sid)
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
 
 
 @driver_group.command(name="store")
+@backend_option
 @click.pass_obj
-def store_command(leger: Leger) -> None:
-    """Keep stdin, verbatim, as the data of secret $SECRET_ID in legerd."""
+def store_command(leger: Leger, backend: str | None) -> None:
+    """Keep stdin, verbatim, as the data of secret $SECRET_ID in the backend."""
     sid = driver.secret_id()
     data = sys.stdin.buffer.read(driver.MAX_DATA + 1)
-    with _client(leger) as client:
-        driver.store(client, sid, data)
+    with _open(leger, backend) as store:
+        driver.store(store, sid, data)
 
 
 @driver_group.command(name="delete")
+@backend_option
 @click.pass_obj
-def delete_command(leger: Leger) -> None:
+def delete_command(leger: Leger, backend: str | None) -> None:
     """Forget the data of secret $SECRET_ID (nothing there is not an error)."""
     sid = driver.secret_id()
-    with _client(leger) as client:
-        driver.delete(client, sid)
+    with _open(leger, backend) as store:
+        driver.delete(store, sid)
 
 
 @driver_group.command(name="list")
+@backend_option
 @click.pass_obj
-def list_command(leger: Leger) -> None:
-    """Print the ids of the secrets legerd holds for podman, one a line."""
-    with _client(leger) as client:
-        for sid in driver.list_ids(client):
+def list_command(leger: Leger, backend: str | None) -> None:
+    """Print the ids of the secrets the backend holds for podman, one a line."""
+    with _open(leger, backend) as store:
+        for sid in driver.list_ids(store):
             click.echo(sid)
+
+
+@contextmanager
+def _open(leger: Leger, backend: str | None) -> Iterator[SecretBackend]:
+    storage = _storage(leger, backend)
+    with leger.backends() as open_backend:
+        yield open_backend(storage)
 
 
 def _containers_conf() -> Path:
@@ -142,26 +164,29 @@ def _report(result_extra: dict[str, str], service: str, strategy: str) -> None:
 
 @click.command(name="podman")
 @click.argument("service")
+@click.option("--backend", metavar="NAME", help=BACKEND_HELP)
 @click.pass_obj
-def inject_podman(leger: Leger, service: str) -> None:
-    """Create or update SERVICE's podman secrets (file driver) from legerd through podman's API;
-    unchanged values are left alone."""
-    wanted = leger.service_secrets(service)
-    with _client(leger) as client:
-        values = {s.env: client.get(s.secret) for s in wanted}
+def inject_podman(leger: Leger, service: str, backend: str | None) -> None:
+    """Create or update SERVICE's podman secrets (file driver) with values read from its secret
+    backend, through podman's API; unchanged values are left alone."""
+    values = leger.read_values(leger.secret_plan(service, backend))
     result = PodmanInjector(leger).inject(service, values)
     _report(result.extra, service, "podman")
 
 
 @click.command(name="driver")
 @click.argument("service")
+@click.option("--backend", metavar="NAME", help=BACKEND_HELP)
 @click.pass_obj
-def inject_driver(leger: Leger, service: str) -> None:
-    """Create SERVICE's podman secrets on the shell driver as references to legerd secrets: each
-    container start reads the current value, so rotating needs no new podman secret."""
-    wanted = leger.service_secrets(service)
-    with _client(leger) as client:
-        for s in wanted:
-            client.info(s.secret)  # fail now, not at the container's start
-    result = DriverInjector(leger).inject_refs(service, {s.env: s.secret for s in wanted})
+def inject_driver(leger: Leger, service: str, backend: str | None) -> None:
+    """Create SERVICE's podman secrets on the shell driver as references to its secrets
+    (`leger:BACKEND:NAME`, kept in the service's backend): each container start reads the
+    current value, so rotating needs no new podman secret."""
+    plan = leger.secret_plan(service, backend)
+    with leger.backends() as open_backend:
+        for _, name_of_backend, name in plan:
+            open_backend(name_of_backend).info(name)  # fail now, not at the container's start
+    storage = _storage(leger, leger.backend_name(service, backend))
+    refs = {env: format_reference(b, name) for env, b, name in plan}
+    result = DriverInjector(leger, backend=storage).inject_refs(service, refs)
     _report(result.extra, service, "driver")

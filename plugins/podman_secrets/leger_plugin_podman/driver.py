@@ -3,17 +3,20 @@
 podman runs each command as ``/bin/sh -c '<cmd>'`` with its caller's environment plus
 ``SECRET_ID`` (podman's 25-hex id, not the secret's name). ``store`` gets the data on stdin,
 verbatim; ``lookup``'s stdout is taken verbatim (so nothing may be added, not even a newline).
-What podman stores is kept in legerd under ``leger-driver/<SECRET_ID>``. When that data is a
-reference, ``leger:NAME``, lookup reads NAME from legerd at that moment: rotating NAME in legerd
-reaches the next container start without touching the podman secret.
+What podman stores is kept in a secret backend (``--backend``, default legerd) under
+``leger-driver/<SECRET_ID>``. When that data is a reference, ``leger:[BACKEND:]NAME``, lookup
+reads NAME from its backend at that moment: rotating NAME reaches the next container start
+without touching the podman secret.
 
-Standard library only (and the setec client): lookup runs at every container start.
+Standard library only (and the backends' fast entries): lookup runs at every container start.
 """
 
 from __future__ import annotations
 
+import binascii
 import os
 
+from leger_core.backends import parse_reference
 from leger_core.errors import InvalidInputError, NotFoundError, UsageError
 from leger_core.names import ALNUM, NameRule
 from leger_core.values import SecretValue
@@ -21,13 +24,19 @@ from leger_core.values import SecretValue
 # typing costs milliseconds at every container start; annotations only need it for mypy.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 PREFIX = "leger-driver/"
 REFERENCE = b"leger:"
+# Data that is not one line is kept base64-encoded behind this marker, so a backend whose value
+# is an entry's first line (pass) still gives back every byte podman stored.
+WRAPPED = b"leger-data:"
 SECRET_ID = NameRule(ALNUM, ALNUM, 64)  # [A-Za-z0-9]{1,64}
 _NAME_CHARS = ALNUM + "_.@:+=/-"
 SECRET_NAME = NameRule(_NAME_CHARS, _NAME_CHARS, 256)  # legerd's: [A-Za-z0-9_.@:+=/-]{1,256}
+# A reference: [BACKEND:]NAME (leger_core.backends), NAME as its backend spells it (pass: #whole)
+REFERENCE_TEXT = NameRule(_NAME_CHARS, _NAME_CHARS + "#,", 300)
 MAX_DATA = 512 * 1024  # podman's own limit for a secret
 
 
@@ -48,52 +57,72 @@ def storage_name(sid: str) -> str:
 
 
 def reference(data: bytes) -> str | None:
-    """The legerd secret name ``data`` refers to, or None if it is a plain value."""
+    """The reference (``[BACKEND:]NAME``) ``data`` holds, or None if it is a plain value."""
     if not data.startswith(REFERENCE):
         return None
     name = data[len(REFERENCE) :].decode("utf-8", "replace")
-    if not SECRET_NAME.fullmatch(name):
+    if not REFERENCE_TEXT.fullmatch(name):
         # Names only: saying what is wrong without echoing data that may be a value.
-        raise InvalidInputError("a 'leger:' reference must be followed by a legerd secret name")
+        raise InvalidInputError(
+            "a 'leger:' reference must be followed by a secret name, optionally with its "
+            "backend (leger:pass:ai/openai)"
+        )
     return name
 
 
-def lookup(client: Any, sid: str) -> bytes:
+def wrap(data: bytes) -> bytes:
+    if b"\n" in data or data.startswith(WRAPPED):
+        return WRAPPED + binascii.b2a_base64(data, newline=False)
+    return data
+
+
+def unwrap(data: bytes) -> bytes:
+    if data.startswith(WRAPPED):
+        try:
+            return binascii.a2b_base64(data[len(WRAPPED) :])
+        except binascii.Error:
+            raise InvalidInputError("the data kept for this podman secret is damaged") from None
+    return data
+
+
+def lookup(open_backend: Callable[[str], Any], storage: str, sid: str) -> bytes:
+    """The data of podman secret ``sid``, kept in backend ``storage``; a reference is read
+    from its backend now (a reference without a backend: from ``storage``)."""
     try:
-        data = client.get(storage_name(sid)).reveal()
+        data = unwrap(open_backend(storage).get(storage_name(sid)).reveal())
     except NotFoundError:
         raise NotFoundError(
-            f"legerd holds no data for podman secret id {sid}",
-            hint="it was created elsewhere or removed from legerd; recreate the podman secret",
+            f"secret backend {storage!r} holds no data for podman secret id {sid}",
+            hint="it was created elsewhere or removed; recreate the podman secret",
         ) from None
-    name = reference(data)
-    if name is None:
+    ref = reference(data)
+    if ref is None:
         return bytes(data)
+    backend, name = parse_reference(ref)
     try:
-        return bytes(client.get(name).reveal())
+        return bytes(open_backend(backend or storage).get(name).reveal())
     except NotFoundError:
         raise NotFoundError(
-            f"podman secret id {sid} refers to legerd secret {name!r}, which does not exist"
+            f"podman secret id {sid} refers to secret {name!r} in backend "
+            f"{backend or storage!r}, which does not exist"
         ) from None
 
 
-def store(client: Any, sid: str, data: bytes) -> None:
+def store(backend: Any, sid: str, data: bytes) -> None:
     if len(data) > MAX_DATA:
         raise InvalidInputError(f"secret data is larger than {MAX_DATA} bytes")
     reference(data)  # refuse a malformed reference now, not at the next container start
-    name = storage_name(sid)
-    version = client.put(name, SecretValue(data))
-    # setec keeps a changed value as a new inactive version; podman means "this is the value".
-    client.activate(name, version)
+    # The backend contract's put makes the value the active one (setec: a new version).
+    backend.put(storage_name(sid), SecretValue(wrap(data)))
 
 
-def delete(client: Any, sid: str) -> None:
-    # podman must be able to remove a secret legerd no longer has
+def delete(backend: Any, sid: str) -> None:
+    # podman must be able to remove a secret the backend no longer has
     try:  # noqa: SIM105 (contextlib costs ~3 ms a container start)
-        client.delete(storage_name(sid))
+        backend.delete(storage_name(sid))
     except NotFoundError:
         pass
 
 
-def list_ids(client: Any) -> list[str]:
-    return [info.name[len(PREFIX) :] for info in client.list() if info.name.startswith(PREFIX)]
+def list_ids(backend: Any) -> list[str]:
+    return [info.name[len(PREFIX) :] for info in backend.list() if info.name.startswith(PREFIX)]

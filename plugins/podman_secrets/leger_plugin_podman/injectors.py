@@ -19,7 +19,7 @@ from typing import Any
 
 from leger_core.errors import ConflictError, InvalidInputError
 from leger_core.models import InjectResult, SecretValue
-from leger_plugin_podman.driver import REFERENCE, SECRET_NAME
+from leger_plugin_podman.driver import REFERENCE, REFERENCE_TEXT
 from leger_plugin_podman.store import (
     LABEL_DIGEST,
     LABEL_ENV,
@@ -50,15 +50,25 @@ def leger_executable() -> str:
     return beside if os.access(beside, os.X_OK) else "/usr/bin/leger"
 
 
-def driver_options(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The shell driver's four commands. Where legerd and the config are, when set now, is
-    written into the commands: podman runs them with whatever environment its caller has (a
-    systemd unit, the API service), which may not have these variables."""
+# What tells the driver's commands where things are, written into them when set now.
+PINNED_ENV = ("LEGERD_SOCKET", "LEGER_CONFIG", "PASSWORD_STORE_DIR", "GNUPGHOME")
+
+
+def driver_options(
+    environ: Mapping[str, str] | None = None, backend: str | None = None
+) -> dict[str, str]:
+    """The shell driver's four commands. Where legerd, the password store and the config
+    are, when set now, is written into the commands: podman runs them with whatever environment
+    its caller has (a systemd unit, the API service), which may not have these variables.
+    ``backend`` names the secret backend that keeps the data (``--backend``)."""
     env = os.environ if environ is None else environ
-    pinned = [f"{k}={shlex.quote(env[k])}" for k in ("LEGERD_SOCKET", "LEGER_CONFIG") if env.get(k)]
+    pinned = [f"{k}={shlex.quote(env[k])}" for k in PINNED_ENV if env.get(k)]
     prefix = " ".join(pinned) + " " if pinned else ""
     leger = shlex.quote(leger_executable())
-    return {op: f"{prefix}{leger} driver {op}" for op in ("list", "lookup", "store", "delete")}
+    suffix = f" --backend {shlex.quote(backend)}" if backend else ""
+    return {
+        op: f"{prefix}{leger} driver {op}{suffix}" for op in ("list", "lookup", "store", "delete")
+    }
 
 
 @dataclass
@@ -164,9 +174,11 @@ class PodmanInjector:
 class DriverInjector(PodmanInjector):
     name = "driver"
 
-    def __init__(self, leger: Any = None, *, url: str | None = None) -> None:
+    def __init__(
+        self, leger: Any = None, *, url: str | None = None, backend: str | None = None
+    ) -> None:
         super().__init__(leger, url=url)
-        self.options = driver_options()
+        self.options = driver_options(backend=backend)
 
     def _create(self, name: str, data: bytes, labels: dict[str, str]) -> None:
         self.store.create(name, data, labels, driver="shell", driver_opts=self.options)
@@ -175,11 +187,11 @@ class DriverInjector(PodmanInjector):
         return bool(driver.get("Name") == "shell" and driver.get("Options") == self.options)
 
     def inject_refs(self, service: str, refs: Mapping[str, str]) -> InjectResult:
-        """Podman secrets whose data is ``leger:NAME``: podman keeps only the reference and each
-        container start reads NAME's current value from legerd. Unchanged references are left
-        alone, so rotating a value needs no new podman secret."""
+        """Podman secrets whose data is ``leger:[BACKEND:]NAME``: podman keeps only the
+        reference and each container start reads NAME's current value from its backend.
+        Unchanged references are left alone, so rotating a value needs no new podman secret."""
         for env, name in self._checked(service, refs).items():
-            if not SECRET_NAME.fullmatch(name):
-                raise InvalidInputError(f"{env}: {name!r} is not a legerd secret name")
+            if not REFERENCE_TEXT.fullmatch(name):
+                raise InvalidInputError(f"{env}: {name!r} is not a secret reference")
         items = {env: (REFERENCE + name.encode(), {LABEL_REF: name}) for env, name in refs.items()}
         return self._apply(service, items)

@@ -12,6 +12,7 @@ from leger_plugin_setec.client import SetecClient, client_from_config
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: on the container-start path
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 
@@ -22,6 +23,9 @@ class SetecBackend:
 
     def __repr__(self) -> str:
         return f"SetecBackend({self.client.address!r})"
+
+    def close(self) -> None:
+        self.client.close()
 
     def get(self, name: str, version: int = 0) -> SecretValue:
         if version:
@@ -38,8 +42,17 @@ class SetecBackend:
         self._cache[name] = (got, value)
         return value
 
+    def get_many(self, names: Sequence[str]) -> dict[str, SecretValue]:
+        return self.client.get_many(names)
+
     def put(self, name: str, value: SecretValue) -> int:
-        return self.client.put(name, value)
+        """setec keeps a changed value as a new inactive version; the backend contract means
+        "this is the value now", so a new version is activated."""
+        version = self.client.put(name, value)
+        if self.client.info(name).active_version != version:
+            self.client.activate(name, version)
+        self._cache.pop(name, None)
+        return version
 
     def info(self, name: str) -> SecretInfo:
         return self.client.info(name)

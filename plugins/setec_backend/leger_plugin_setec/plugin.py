@@ -32,3 +32,14 @@ def leger_status(leger: Leger) -> list[StatusCheck]:
     from leger_plugin_setec.status import legerd_status
 
     return [legerd_status(leger)]
+
+
+# Config keys the client reads (never secrets: a token lives in a file or $LEGERD_TOKEN).
+CONFIG_KEYS = ["legerd.socket", "legerd.url", "legerd.token_file"]
+
+
+@hookimpl
+def leger_register_fast_backends(register: Any) -> None:
+    # The bare client: its get_many is one round trip, and a container start reads each
+    # value once, so the backend's version cache (and its module) would only cost imports.
+    register("setec", "leger_plugin_setec.client:client_from_config", CONFIG_KEYS)

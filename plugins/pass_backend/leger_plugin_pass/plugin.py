@@ -1,0 +1,22 @@
+"""The hooks: secret backend ``pass`` and its fast entry for container starts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from leger_core import hookimpl
+
+CONFIG_KEYS = ["pass.store_dir", "pass.command", "pass.gpg"]
+
+
+@hookimpl
+def leger_register_secret_backends(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    from leger_plugin_pass.backend import backend_factory
+
+    register("pass", backend_factory)
+
+
+@hookimpl
+def leger_register_fast_backends(register: Callable[..., None]) -> None:
+    register("pass", "leger_plugin_pass.backend:open_backend", CONFIG_KEYS)
