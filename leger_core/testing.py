@@ -17,7 +17,6 @@ errors, no value in any message) or
 from __future__ import annotations
 
 import contextlib
-
 import os
 import stat
 import sys
