@@ -30,6 +30,7 @@ DEFAULT_PLUGINS = (
     "leger_core.builtins.config_services",
     "leger_core.builtins.static_identity",
     "leger_core.builtins.status_command",
+    "leger_core.builtins.service_status",
 )
 
 

@@ -77,9 +77,11 @@ def render(checks: Sequence[StatusCheck]) -> list[str]:
         return ["Nothing to report: no plugin that checks anything is installed."]
     width = max(len(c.section) for c in checks)
     lines = []
+    shown: set[str] = set()  # one cause (legerd down) fails several checks: say its fix once
     for check in checks:
         state = "ok  " if check.ok else "FAIL"
         lines.append(f"{check.section:<{width}}  {state}  {check.name}: {check.summary}")
-        if not check.ok and check.action:
+        if not check.ok and check.action and check.action not in shown:
+            shown.add(check.action)
             lines.append(f"{'':<{width}}        → {check.action}")
     return lines

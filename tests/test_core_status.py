@@ -106,3 +106,68 @@ def test_works_with_nothing_installed_or_configured(run_leger):
     result = run_leger("status", env={"LEGER_LOAD_PLUGINS": ""})
     assert result.returncode == 0, result.stderr
     assert "no file: defaults" in result.stdout
+
+
+class _Held:
+    """A backend that holds some names (and never hands out a value to `status`)."""
+
+    def __init__(self, names, error=None):
+        self.names = names
+        self.error = error
+
+    def list(self):
+        from leger_core.values import SecretInfo
+
+        if self.error:
+            raise self.error
+        return [SecretInfo(n, (1,), 1) for n in self.names]
+
+    def get_many(self, names):
+        raise AssertionError("leger status must not read values")
+
+    @hookimpl
+    def leger_register_secret_backends(self, register):
+        register("held", lambda leger: self)
+
+
+def _services(leger_config):
+    leger_config.write(
+        {
+            "secrets": {"backend": "held", "prefix": ""},
+            "services": {
+                "openwebui": {"secrets": ["openai_api_key"]},
+                "litellm": {"secrets": ["openai_api_key", "anthropic_api_key"]},
+            },
+        }
+    )
+
+
+def test_each_service_says_which_secrets_are_missing(leger_register, leger_invoke, leger_config):
+    _services(leger_config)
+    leger_register(_Held({"openai_api_key"}), name="held")
+    result = leger_invoke(["status", "--json"])
+    assert result.exit_code == 1, result.output
+    checks = {
+        c["name"]: c for c in json.loads(result.output)["checks"] if c["section"] == "service"
+    }
+    assert checks["openwebui"]["ok"] is True
+    assert checks["openwebui"]["summary"] == "1 secret(s) present in held"
+    assert checks["litellm"]["ok"] is False
+    assert checks["litellm"]["facts"]["missing"] == ["anthropic_api_key (ANTHROPIC_API_KEY, held)"]
+    assert "leger secrets set" in checks["litellm"]["action"]
+
+
+def test_a_backend_that_is_down_is_named_on_each_service(
+    leger_register, leger_invoke, leger_config
+):
+    from leger_core.errors import UnavailableError
+
+    _services(leger_config)
+    down = UnavailableError("the store is not running", hint="start the store")
+    leger_register(_Held(set(), error=down), name="held")
+    result = leger_invoke(["status"])
+    assert result.exit_code == 1
+    assert "litellm: cannot check its secrets: backend 'held': the store is not running" in (
+        result.output
+    )
+    assert "→ start the store" in result.output

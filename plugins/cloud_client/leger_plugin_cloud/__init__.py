@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     import click
 
     from leger_core.config import Config
+    from leger_core.context import Leger
+    from leger_core.status import StatusCheck
 
 
 @hookimpl
@@ -40,3 +42,10 @@ def leger_identity(config: Config) -> dict[str, Any] | None:
     from leger_plugin_cloud.tailscale import tailscale_identity
 
     return tailscale_identity(config)
+
+
+@hookimpl
+def leger_status(leger: Leger) -> list[StatusCheck]:
+    from leger_plugin_cloud.status import account_status
+
+    return [account_status()]

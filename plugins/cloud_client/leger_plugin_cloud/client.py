@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -81,6 +81,25 @@ class CloudClient:
     def me(self) -> dict[str, Any]:
         data: dict[str, Any] = self._request("GET", "/api/me", what="your account")
         return data
+
+    def session_state(self) -> tuple[str, dict[str, Any] | None]:
+        """What the server says of this token: ``("valid", user)``, or ``("revoked" |
+        "expired" | "invalid", None)``; other failures raise as every call does."""
+        resp = self._send("POST", "/api/auth/validate")
+        if resp.status_code == 200:
+            try:
+                user = resp.json()["data"]["user"]
+            except (ValueError, KeyError, TypeError):
+                user = None
+            return "valid", user if isinstance(user, dict) else None
+        if resp.status_code == 401:
+            try:
+                code = str((resp.json().get("error") or {}).get("code") or "")
+            except (ValueError, AttributeError):
+                code = ""
+            states = {"token_revoked": "revoked", "token_expired": "expired"}
+            return states.get(code, "invalid"), None
+        self._raise_for(resp, "checking the login")
 
     def logout(self) -> None:
         """Log this client's token out on the server (it gets 401 from now on)."""
@@ -303,7 +322,7 @@ class CloudClient:
             raise LegerError(f"unexpected answer from {self.server_url} about {what}")
         return body.get("data")
 
-    def _raise_for(self, resp: httpx.Response, what: str) -> None:
+    def _raise_for(self, resp: httpx.Response, what: str) -> NoReturn:
         message, code, action = f"HTTP {resp.status_code}", "", None
         try:
             error = resp.json().get("error") or {}

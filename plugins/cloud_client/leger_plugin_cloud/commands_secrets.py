@@ -119,7 +119,7 @@ def sync_cmd(leger: Any, podman: bool, backend: str | None, as_json: bool) -> No
     """Copy your account's secrets into the local secret backend (legerd unless configured
     otherwise) under leger/<user_uuid>/<name>. Unchanged values make no new versions."""
     from leger_core.errors import LegerError, UsageError
-    from leger_plugin_cloud.session import require_account
+    from leger_plugin_cloud.session import record_sync, require_account
     from leger_plugin_cloud.sync import inject_podman, sync_secrets
 
     target = leger.backend_name(override=backend)
@@ -129,6 +129,7 @@ def sync_cmd(leger: Any, podman: bool, backend: str | None, as_json: bool) -> No
     with _client(leger) as cloud, leger.backends() as open_backend:
         store = open_backend(target)
         report = sync_secrets(cloud, store, str(account["user_uuid"]))
+        record_sync(target)
         if podman:
             inject_podman(leger, store, report, target)
     if as_json:

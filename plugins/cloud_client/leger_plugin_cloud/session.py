@@ -131,6 +131,19 @@ def save_account(server: str, user: dict[str, Any], store: str, location: str) -
     return account
 
 
+def record_sync(backend: str) -> None:
+    """Remember when the account was last synced, and into which backend, for
+    ``leger status``; nothing about the secrets themselves."""
+    account = paths.read_account()
+    if not account:
+        return
+    account["last_sync"] = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "backend": backend,
+    }
+    atomic_write(paths.account_file(), json.dumps(account, indent=2).encode(), mode=0o600)
+
+
 def forget_account() -> dict[str, Any] | None:
     account = paths.read_account()
     if account is not None:
