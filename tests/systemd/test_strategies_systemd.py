@@ -1,0 +1,119 @@
+"""Leger's strategies under real systemd 257 and podman 5's quadlet generator: a quadlet in
+/etc/containers/systemd using exactly the lines Leger prints, legerd running as its service,
+`systemctl start`, and the value checked inside the container by its hash (never printed)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import pytest
+from sdmachine import IMAGE, LEGER, LEGERD, Machine
+
+pytestmark = [pytest.mark.systemd, pytest.mark.slow]
+
+SERVICE = "app"
+SECRET = "team/app_token"
+QUADLET = f"/etc/containers/systemd/{SERVICE}.container"
+ENV_FILE = f"/run/leger/{SERVICE}.env"
+# The container's main process: sh as PID 1 ignores SIGTERM unless it traps it (otherwise a
+# stop waits the whole timeout). No `$` or `%` here: quadlet would want them doubled.
+KEEP_RUNNING = "sh -c \"trap 'exit 0' TERM; while true; do sleep 1; done\""
+
+
+def container_quadlet(extra: str) -> str:
+    return (
+        "[Unit]\n"
+        "Description=a service using Leger\n"
+        "\n"
+        "[Container]\n"
+        f"Image={IMAGE}\n"
+        f"ContainerName={SERVICE}\n"
+        "Network=none\n"
+        f"Exec={KEEP_RUNNING}\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=multi-user.target\n"
+        "\n" + extra
+    )
+
+
+def legerd_service(machine: Machine) -> None:
+    machine.exec([LEGERD, "install-units"])
+    machine.systemctl("daemon-reload")
+    machine.systemctl("enable", "--now", "legerd.service")
+
+
+def configure_service(machine: Machine, value: str) -> None:
+    machine.write(
+        "/root/.config/leger/config.toml",
+        f'[services.{SERVICE}]\nenv = {{ APP_TOKEN = "{SECRET}" }}\n',
+    )
+    put = machine.exec([LEGER, "local", "put", SECRET], input=value, check=False)
+    assert put.returncode == 0, put.stderr
+
+
+def hash_in_container(machine: Machine, var: str = "APP_TOKEN") -> str:
+    out = machine.exec(
+        ["podman", "exec", SERVICE, "sh", "-c", f'printf %s "${var}" | sha256sum']
+    ).stdout
+    return out.split()[0]
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def envfile_quadlet(machine: Machine) -> str:
+    snippet = machine.exec([LEGER, "quadlet", "snippet", SERVICE]).stdout
+    machine.write(QUADLET, container_quadlet(snippet))
+    machine.systemctl("daemon-reload")
+    return snippet
+
+
+def test_envfile_quadlet_starts_with_its_secret_and_cleans_up(machine: Machine) -> None:
+    value = "sk-" + secrets.token_hex(16)
+    legerd_service(machine)
+    configure_service(machine, value)
+    snippet = envfile_quadlet(machine)
+    assert f"EnvironmentFile=%t/leger/{SERVICE}.env" in snippet
+    # podman 5's own generator accepts the file as written.
+    dry = machine.exec(["/usr/libexec/podman/quadlet", "-dryrun"], check=False)
+    assert dry.returncode == 0, dry.stderr
+    assert f"ExecStartPre={LEGER} secrets fetch {SERVICE} --output %t/leger/{SERVICE}.env" in (
+        dry.stdout
+    )
+    machine.systemctl("start", f"{SERVICE}.service")
+    assert hash_in_container(machine) == sha256(value)
+    mode = machine.exec(["stat", "-c", "%a", ENV_FILE]).stdout.strip()
+    assert mode == "600"
+    machine.systemctl("stop", f"{SERVICE}.service")
+    assert machine.sh(f"test -e {ENV_FILE}", check=False).returncode != 0  # ExecStopPost
+    for where in (machine.journal(), machine.exec(["cat", QUADLET]).stdout):
+        assert value not in where
+
+
+def test_envfile_unit_and_legerd_started_together_from_cold(machine: Machine) -> None:
+    """What a boot does: legerd and the unit started in one transaction. The snippet's
+    After=/Wants= and legerd's READY=1 make fetch wait for the socket. Without those lines the
+    same start races legerd and loses."""
+    value = "sk-" + secrets.token_hex(16)
+    legerd_service(machine)
+    configure_service(machine, value)
+    snippet = envfile_quadlet(machine)
+    machine.systemctl("enable", "legerd.service")
+    machine.systemctl("stop", "legerd.service")
+    machine.systemctl("start", "legerd.service", f"{SERVICE}.service")
+    assert machine.systemctl("is-active", f"{SERVICE}.service", check=False).returncode == 0
+    assert hash_in_container(machine) == sha256(value)
+
+    # Control: the same cold start without the ordering lines fails (fetch before listen).
+    machine.systemctl("stop", f"{SERVICE}.service", "legerd.service")
+    unordered = "\n".join(
+        x for x in snippet.splitlines() if not x.startswith(("After=legerd", "Wants=legerd"))
+    )
+    machine.write(QUADLET, container_quadlet(unordered + "\n"))
+    machine.systemctl("daemon-reload")
+    machine.systemctl("start", "legerd.service", f"{SERVICE}.service", check=False)
+    assert machine.systemctl("is-failed", f"{SERVICE}.service", check=False).returncode == 0
+    assert "legerd is not running" in machine.journal("-u", f"{SERVICE}.service")
