@@ -117,3 +117,75 @@ def test_envfile_unit_and_legerd_started_together_from_cold(machine: Machine) ->
     machine.systemctl("start", "legerd.service", f"{SERVICE}.service", check=False)
     assert machine.systemctl("is-failed", f"{SERVICE}.service", check=False).returncode == 0
     assert "legerd is not running" in machine.journal("-u", f"{SERVICE}.service")
+
+
+def inject(machine: Machine, strategy: str) -> str:
+    """``leger inject STRATEGY app`` through podman 5's API socket; the lines it prints."""
+    machine.systemctl("start", "podman.socket")
+    proc = machine.exec([LEGER, "inject", strategy, SERVICE], check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    return out[out.index(f"# Add to {SERVICE}.container") :]
+
+
+def secret_id(machine: Machine, name: str) -> str:
+    return machine.exec(["podman", "secret", "inspect", "--format", "{{.ID}}", name]).stdout.strip()
+
+
+def test_driver_quadlet_rotation_and_a_down_legerd(machine: Machine) -> None:
+    value = "sk-" + secrets.token_hex(16)
+    legerd_service(machine)
+    configure_service(machine, value)
+    # podman's shell driver pointed at this installation's `leger driver` (keeps the machine's
+    # own containers.conf settings: the ulimits this host needs).
+    machine.exec([LEGER, "driver", "install"])
+    conf = machine.exec(["cat", "/etc/containers/containers.conf"]).stdout
+    assert "default_ulimits" in conf and "driver lookup" in conf
+    lines = inject(machine, "driver")
+    assert "After=legerd.service" in lines and "Wants=legerd.service" in lines
+    assert f"Secret={SERVICE}_app_token,type=env,target=APP_TOKEN" in lines
+    machine.write(QUADLET, container_quadlet(lines))
+    machine.systemctl("daemon-reload")
+    machine.systemctl("start", f"{SERVICE}.service")
+    assert hash_in_container(machine) == sha256(value)
+
+    # Rotation in legerd reaches the restarted unit through the same podman secret.
+    before = secret_id(machine, f"{SERVICE}_app_token")
+    rotated = "sk-" + secrets.token_hex(16)
+    machine.exec([LEGER, "local", "put", "--activate", SECRET], input=rotated)
+    machine.systemctl("restart", f"{SERVICE}.service")
+    assert hash_in_container(machine) == sha256(rotated)
+    assert secret_id(machine, f"{SERVICE}_app_token") == before
+
+    # Cold start of both together: After= + READY=1 make lookup wait for legerd.
+    machine.systemctl("stop", f"{SERVICE}.service", "legerd.service")
+    machine.systemctl("start", "legerd.service", f"{SERVICE}.service")
+    assert hash_in_container(machine) == sha256(rotated)
+
+    # legerd down (broken: Wants= would start a working one): the unit's start fails, and the
+    # journal says why, not only podman's "no such secret".
+    machine.systemctl("stop", f"{SERVICE}.service", "legerd.service")
+    machine.write(
+        "/run/systemd/system/legerd.service.d/broken.conf",
+        "[Service]\nExecStart=\nExecStart=/bin/false\n",
+    )
+    machine.systemctl("daemon-reload")
+    assert machine.systemctl("start", f"{SERVICE}.service", check=False).returncode != 0
+    journal = machine.journal("-u", f"{SERVICE}.service")
+    assert "legerd is not running" in journal, journal[-3000:]
+    assert "will report this as 'no such secret' although the secret exists" in journal
+    for where in (machine.journal(), machine.exec(["cat", QUADLET]).stdout, conf):
+        assert value not in where and rotated not in where
+
+
+def test_podman_file_driver_quadlet(machine: Machine) -> None:
+    value = "sk-" + secrets.token_hex(16)
+    legerd_service(machine)
+    configure_service(machine, value)
+    lines = inject(machine, "podman")
+    assert f"Secret={SERVICE}_app_token,type=env,target=APP_TOKEN" in lines
+    machine.write(QUADLET, container_quadlet("[Container]\n" + lines.split("\n", 1)[1]))
+    machine.systemctl("daemon-reload")
+    machine.systemctl("start", f"{SERVICE}.service")
+    assert hash_in_container(machine) == sha256(value)
+    assert value not in machine.journal()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from leger_core.errors import InvalidInputError, NotFoundError, UsageError
+from leger_core.errors import InvalidInputError, NotFoundError, UnavailableError, UsageError
 from leger_core.names import ALNUM, NameRule
 from leger_core.values import SecretValue
 
@@ -58,9 +58,21 @@ def reference(data: bytes) -> str | None:
     return name
 
 
+def _down(exc: UnavailableError, sid: str) -> UnavailableError:
+    """podman turns every failed lookup into "no such secret"; this line, on stderr (the
+    unit's journal), says what is really wrong."""
+    return UnavailableError(
+        f"{exc.message}: cannot read podman secret id {sid} now",
+        hint="podman will report this as 'no such secret' although the secret exists; "
+        "start legerd (systemctl start legerd, or legerd serve)",
+    )
+
+
 def lookup(client: Any, sid: str) -> bytes:
     try:
         data = client.get(storage_name(sid)).reveal()
+    except UnavailableError as exc:
+        raise _down(exc, sid) from None
     except NotFoundError:
         raise NotFoundError(
             f"legerd holds no data for podman secret id {sid}",
@@ -71,6 +83,8 @@ def lookup(client: Any, sid: str) -> bytes:
         return bytes(data)
     try:
         return bytes(client.get(name).reveal())
+    except UnavailableError as exc:
+        raise _down(exc, sid) from None
     except NotFoundError:
         raise NotFoundError(
             f"podman secret id {sid} refers to legerd secret {name!r}, which does not exist"
