@@ -254,8 +254,10 @@ def token_list(state_dir: Path | None) -> None:
     "--dry-run", "--print", "dry_run", is_flag=True, help="Print the unit; write nothing."
 )
 def install_units(user: bool, directory: Path | None, dry_run: bool) -> None:
-    """Write legerd.service for this installation: ExecStart= is this legerd's own path (a venv's
-    too), and a venv under /home or /root gets ProtectHome=read-only so systemd can start it."""
+    """Write legerd.service for this installation (its own path, a venv's too).
+
+    A venv under /home or /root gets ProtectHome=read-only, so systemd can start it. Then:
+    systemctl [--user] daemon-reload && systemctl [--user] enable --now legerd"""
     from legerd.fsutil import atomic_write
     from legerd.units import UNIT_NAME, default_dir, render
 
