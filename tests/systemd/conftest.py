@@ -60,6 +60,18 @@ def machine(systemd_rootfs: Path, request: pytest.FixtureRequest) -> Iterator[sd
 MACHINE = pytest.StashKey[sdmachine.Machine]()
 
 
+@pytest.fixture
+def bare_machine(
+    systemd_rootfs: Path, request: pytest.FixtureRequest
+) -> Iterator[sdmachine.Machine]:
+    """A machine with nothing of this machine's mounted: for installs into its own Python."""
+    started = time.monotonic()
+    with sdmachine.Machine(systemd_rootfs) as m:
+        request.node.stash[MACHINE] = m
+        yield m
+    TIMINGS[request.node.name] = time.monotonic() - started
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """A failing test gets the machine's journal in its report (the machine is still up:

@@ -492,6 +492,10 @@ class Machine:
             input=text,
         )
 
+    def copy_in(self, src: Path, dest: str) -> None:
+        """Copy a file or directory of this machine into the test machine."""
+        self.podman.run(["cp", str(src), f"{self.name}:{dest}"])
+
     def journal(self, *args: str) -> str:
         return self.exec(["journalctl", "--no-pager", "-b", *args], check=False).stdout
 
@@ -508,6 +512,85 @@ class Machine:
             if time.monotonic() > deadline:
                 raise MachineError(f"timed out waiting for: {script}")
             time.sleep(0.1)
+
+
+# The distributions a machine needs to run legerd and the four strategies' commands.
+DISTRIBUTIONS = {
+    "leger": ".",
+    "leger-plugin-setec": "plugins/setec_backend",
+    "leger-plugin-envfile": "plugins/envfile",
+    "leger-plugin-podman": "plugins/podman_secrets",
+    "leger-plugin-initscript": "plugins/initscript",
+    "legerd": "legerd",
+}
+
+
+def _sources_key(checkout: Path, python_version: str) -> str:
+    """A hash of what the wheels are built from: each distribution's pyproject.toml and every
+    file of its packages."""
+    digest = hashlib.sha256(python_version.encode())
+    for member in sorted(DISTRIBUTIONS.values()):
+        root = checkout / member
+        files = [root / "pyproject.toml"]
+        for pkg in sorted(root.iterdir()):
+            if pkg.name.startswith("leger") and (pkg / "__init__.py").exists():
+                files += sorted(
+                    f for f in pkg.rglob("*") if f.is_file() and "__pycache__" not in f.parts
+                )
+        for f in files:
+            digest.update(str(f.relative_to(checkout)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def wheelhouse(checkout: Path, python_version: str = "3.13") -> Path:
+    """Wheels for the machine's own Python, cached like the root filesystem (keyed by the
+    sources): the project's, built here (``pip wheel --no-deps``), plus every dependency
+    downloaded from the package index for that Python on Linux x86-64 (binary wheels only, so
+    nothing is compiled in the machine)."""
+    cache = cache_root()
+    final = cache / f"wheels-{_sources_key(checkout, python_version)}"
+    if final.is_dir():
+        return final
+    with _lock(cache / ".build.lock"):
+        if final.is_dir():
+            return final
+        tmp = Path(tempfile.mkdtemp(prefix=".wheels-", dir=cache))
+        try:
+            pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+            members = [str(checkout / path) for path in DISTRIBUTIONS.values()]
+            _run_pip([*pip, "wheel", "--no-deps", "-w", str(tmp), *members])
+            platforms = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
+            _run_pip(
+                [
+                    *pip,
+                    "download",
+                    "-d",
+                    str(tmp),
+                    "--only-binary=:all:",
+                    "--python-version",
+                    python_version,
+                    "--implementation",
+                    "cp",
+                    *[arg for p in [*platforms, "any"] for arg in ("--platform", p)],
+                    "--find-links",
+                    str(tmp),
+                    *DISTRIBUTIONS,
+                ]
+            )
+            os.rename(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        for entry in cache.iterdir():
+            if entry != final and entry.name.startswith(("wheels-", ".wheels-")):
+                shutil.rmtree(entry, ignore_errors=True)
+    return final
+
+
+def _run_pip(args: list[str]) -> None:
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise MachineError(f"{' '.join(args[3:5])} failed:\n{proc.stderr[-3000:]}")
 
 
 def checkout_binds(checkout: Path) -> list[Path]:
