@@ -351,6 +351,30 @@ def remove_cgroups(cid: str) -> list[str]:
     return left
 
 
+def leftover_cgroups(cid: str) -> list[str]:
+    """Every cgroup directory that still names the container, in all hierarchies."""
+    found = [
+        dirpath
+        for mount in _cgroup_mounts()
+        for dirpath, _dirs, _files in os.walk(mount)
+        if f"libpod-{cid}" in dirpath or f"libpod-conmon-{cid}" in dirpath
+    ]
+    script = (
+        'd=$(mktemp -d); for h in "$@"; do '
+        'if mount -t cgroup -o "$h" none "$d" 2>/dev/null; then '
+        'find "$d" -type d -path "*libpod-*$ID*" -printf "$h:%P\\n"; umount "$d"; fi; done; '
+        'rmdir "$d"'
+    )
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", *UNMOUNTED_HIERARCHIES],
+        env={**os.environ, "ID": cid},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return found + proc.stdout.split()
+
+
 # -- the running machine ----------------------------------------------------------------------
 
 
