@@ -45,13 +45,22 @@ def systemd_rootfs() -> Path:
 
 @pytest.fixture
 def machine(systemd_rootfs: Path, request: pytest.FixtureRequest) -> Iterator[sdmachine.Machine]:
-    try:
-        binds = sdmachine.checkout_binds(ROOT)
-    except sdmachine.MachineError as exc:
-        _unavailable(str(exc))
+    """The checkout's venv at the same path inside: bind-mounted with the interpreter it points
+    to; or, where that cannot be mounted (a venv of the system's /usr Python) or
+    LEGER_SYSTEMD_INSTALL=wheels, the project's wheels installed into a venv of the machine's
+    own Python at that path."""
+    binds: list[Path] | None = None
+    if os.environ.get("LEGER_SYSTEMD_INSTALL") != "wheels":
+        try:
+            binds = sdmachine.checkout_binds(ROOT)
+        except sdmachine.MachineError:
+            binds = None
+    wheels = sdmachine.wheelhouse(ROOT) if binds is None else None
     started = time.monotonic()
-    with sdmachine.Machine(systemd_rootfs, binds=binds) as m:
+    with sdmachine.Machine(systemd_rootfs, binds=binds or []) as m:
         TIMINGS.setdefault("boot", m.boot_seconds)
+        if wheels is not None:
+            m.install_venv(sys.prefix, wheels)
         request.node.stash[MACHINE] = m
         yield m
     TIMINGS[request.node.name] = time.monotonic() - started

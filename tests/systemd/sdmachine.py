@@ -520,6 +520,13 @@ class Machine:
         """Copy a file or directory of this machine into the test machine."""
         self.podman.run(["cp", str(src), f"{self.name}:{dest}"])
 
+    def install_venv(self, venv: str, wheels: Path) -> None:
+        """A venv at ``venv`` in the machine's own Python with the project's wheels (no index)."""
+        self.copy_in(wheels, "/tmp/wheels")
+        self.exec(["python3", "-m", "venv", venv])
+        pip = [f"{venv}/bin/pip", "install", "-q", "--no-index", "--find-links", "/tmp/wheels"]
+        self.exec([*pip, *DISTRIBUTIONS], timeout=600)
+
     def journal(self, *args: str) -> str:
         return self.exec(["journalctl", "--no-pager", "-b", *args], check=False).stdout
 

@@ -21,7 +21,7 @@ ENV_FILE = f"/run/leger/{SERVICE}.env"
 KEEP_RUNNING = "sh -c \"trap 'exit 0' TERM; while true; do sleep 1; done\""
 
 
-def container_quadlet(extra: str) -> str:
+def container_quadlet(extra: str, *, network: str = "none", exec_line: bool = True) -> str:
     return (
         "[Unit]\n"
         "Description=a service using Leger\n"
@@ -29,9 +29,7 @@ def container_quadlet(extra: str) -> str:
         "[Container]\n"
         f"Image={IMAGE}\n"
         f"ContainerName={SERVICE}\n"
-        "Network=none\n"
-        f"Exec={KEEP_RUNNING}\n"
-        "\n"
+        f"Network={network}\n" + (f"Exec={KEEP_RUNNING}\n" if exec_line else "") + "\n"
         "[Install]\n"
         "WantedBy=multi-user.target\n"
         "\n" + extra
@@ -189,3 +187,43 @@ def test_podman_file_driver_quadlet(machine: Machine) -> None:
     machine.systemctl("start", f"{SERVICE}.service")
     assert hash_in_container(machine) == sha256(value)
     assert value not in machine.journal()
+
+
+def test_initscript_over_legerds_tcp_listener_with_a_token(machine: Machine) -> None:
+    value = "sk-" + secrets.token_hex(16)
+    legerd_service(machine)
+    configure_service(machine, value)
+    state = "/var/lib/legerd"
+    token = machine.exec([LEGERD, "token", "add", "init", "--state-dir", state]).stdout.strip()
+    machine.write(
+        f"{state}/access.toml",
+        '[[allow]]\nprincipals = ["token:init"]\nactions = ["get"]\nsecrets = ["team/*"]\n',
+        mode="0600",
+    )
+    # legerd's TCP listener (loopback: the container shares the machine's network here).
+    machine.write(
+        "/etc/systemd/system/legerd.service.d/listen.conf",
+        f"[Service]\nExecStart=\nExecStart={LEGERD} serve --state-dir {state} "
+        "--socket /run/legerd/legerd.sock --listen 127.0.0.1:8080\n",
+    )
+    machine.systemctl("daemon-reload")
+    machine.systemctl("restart", "legerd")
+    machine.exec(["podman", "secret", "create", f"leger-token-{SERVICE}", "-"], input=token)
+    out = machine.exec(
+        [LEGER, "inject", "initscript", SERVICE, "--legerd-addr", "127.0.0.1:8080",
+         "--command", KEEP_RUNNING]
+    ).stdout  # fmt: skip
+    lines = out[out.index("[Container]") :]
+    machine.write(QUADLET, container_quadlet(lines, network="host", exec_line=False))
+    machine.systemctl("daemon-reload")
+    machine.systemctl("start", f"{SERVICE}.service")
+    # The script exports the value to the command it execs (PID 1), not to `podman exec`.
+    script = (
+        'tr "\\0" "\\n" < /proc/1/environ | sed -n "s/^APP_TOKEN=//p" | tr -d "\\n" | sha256sum'
+    )
+    got = machine.exec(["podman", "exec", SERVICE, "sh", "-c", script]).stdout.split()[0]
+    assert got == sha256(value)
+    inspect = machine.exec(["podman", "inspect", SERVICE]).stdout
+    assert value not in inspect and token not in inspect
+    for where in (machine.journal(), machine.exec(["cat", QUADLET]).stdout):
+        assert value not in where and token not in where
