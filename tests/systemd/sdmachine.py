@@ -3,7 +3,7 @@ generator), booted inside a podman container. Standard library only: the tests, 
 ``./dev systemd-shell`` (``python tests/systemd/sdmachine.py shell``) use it.
 
 Never run systemd on the machine itself (it takes over every cgroup of the host): here it only
-ever runs as PID 1 of a container. See ../../docs/testing-systemd.md.
+ever runs as PID 1 of a container. What it proves: docs/strategies.md, "Under real systemd".
 
 * :func:`ensure_rootfs` builds the root filesystem once with debootstrap (from the mirror this
   machine's apt uses), configured for systemd-in-podman, and caches it outside the repo under a
@@ -659,8 +659,9 @@ def main(argv: list[str]) -> int:
         _log(
             f"booted {machine.name} in {machine.boot_seconds:.1f} s; exit the shell to tear it down"
         )
+        tty = ["-t"] if sys.stdin.isatty() else []
         return subprocess.call(
-            ["podman", "exec", "-it", "--workdir", str(checkout), machine.name, "bash"],
+            ["podman", "exec", "-i", *tty, "--workdir", str(checkout), machine.name, "bash"],
             env=machine.podman.env,
         )
 
