@@ -441,6 +441,16 @@ class Machine:
                 )
             time.sleep(0.1)  # the bus is not up yet
 
+    def reboot(self, timeout: float = 60) -> None:
+        """Stop the machine (systemd shuts down) and boot it again from the same files: the
+        throw-away overlay lives as long as the container does."""
+        self.podman.run(["stop", "-t", "10", self.name], timeout=60)
+        self.podman.run(["start", self.name])
+        state = self.wait_running(timeout)
+        if state != "running":
+            failed = self.sh("systemctl --failed --no-legend --plain", check=False).stdout
+            raise MachineError(f"the machine rebooted {state!r}; failed units:\n{failed}")
+
     def close(self) -> None:
         try:
             if self.cid:

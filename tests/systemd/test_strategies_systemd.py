@@ -92,9 +92,9 @@ def test_envfile_quadlet_starts_with_its_secret_and_cleans_up(machine: Machine) 
 
 
 def test_envfile_unit_and_legerd_started_together_from_cold(machine: Machine) -> None:
-    """What a boot does: legerd and the unit started in one transaction. The snippet's
-    After=/Wants= and legerd's READY=1 make fetch wait for the socket. Without those lines the
-    same start races legerd and loses."""
+    """What a boot does: legerd and the unit started in one transaction, then a real reboot of
+    the machine. The snippet's After=/Wants= and legerd's READY=1 make fetch wait for the
+    socket. Without those lines the same start races legerd and loses."""
     value = "sk-" + secrets.token_hex(16)
     legerd_service(machine)
     configure_service(machine, value)
@@ -104,6 +104,13 @@ def test_envfile_unit_and_legerd_started_together_from_cold(machine: Machine) ->
     machine.systemctl("start", "legerd.service", f"{SERVICE}.service")
     assert machine.systemctl("is-active", f"{SERVICE}.service", check=False).returncode == 0
     assert hash_in_container(machine) == sha256(value)
+
+    # A real reboot: both enabled (the quadlet's [Install] WantedBy=multi-user.target).
+    machine.reboot()
+    assert machine.systemctl("is-active", "legerd", f"{SERVICE}.service").returncode == 0
+    assert hash_in_container(machine) == sha256(value)
+    boot = machine.journal("-u", "legerd", "-u", f"{SERVICE}.service")
+    assert boot.index("Started legerd.service") < boot.index(f"Starting {SERVICE}.service")
 
     # Control: the same cold start without the ordering lines fails (fetch before listen).
     machine.systemctl("stop", f"{SERVICE}.service", "legerd.service")
