@@ -210,6 +210,7 @@ def ensure_rootfs(*, quiet: bool = False) -> Path:
     cache = cache_root()
     final = cache / f"{SUITE}-{rootfs_key()}"
     if final.is_dir():
+        os.utime(final)  # in use: see _remove_stale
         return final
     with _lock(cache / ".build.lock"):
         if final.is_dir():
@@ -288,10 +289,21 @@ def _setup_inside(root: Path) -> None:
                 remove_cgroups(cid_file.read_text().strip())
 
 
+STALE_SECONDS = 2 * 24 * 3600
+
+
 def _remove_stale(cache: Path, keep: Path) -> None:
-    """Root filesystems of older recipes (and builds that died) take 400 MB each."""
+    """Root filesystems of other recipes take 400 MB each; one not used for two days goes (a
+    recent one may be another checkout's, booted right now). Called under the build lock, so a
+    leftover temporary build (``.build-``, ``.wheels-``) is a dead one and goes at once."""
+    now = time.time()
     for entry in cache.iterdir():
-        if entry != keep and entry.is_dir() and entry.name.startswith((f"{SUITE}-", ".build-")):
+        if entry == keep or not entry.is_dir():
+            continue
+        if entry.name.startswith((".build-", ".wheels-")) or (
+            entry.name.startswith((f"{SUITE}-", "wheels-"))
+            and (now - entry.stat().st_mtime > STALE_SECONDS)
+        ):
             shutil.rmtree(entry, ignore_errors=True)
 
 
@@ -591,6 +603,7 @@ def wheelhouse(checkout: Path, python_version: str = "3.13") -> Path:
     cache = cache_root()
     final = cache / f"wheels-{_sources_key(checkout, python_version)}"
     if final.is_dir():
+        os.utime(final)
         return final
     with _lock(cache / ".build.lock"):
         if final.is_dir():
@@ -622,9 +635,7 @@ def wheelhouse(checkout: Path, python_version: str = "3.13") -> Path:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        for entry in cache.iterdir():
-            if entry != final and entry.name.startswith(("wheels-", ".wheels-")):
-                shutil.rmtree(entry, ignore_errors=True)
+        _remove_stale(cache, keep=final)
     return final
 
 
