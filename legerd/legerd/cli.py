@@ -1,4 +1,4 @@
-"""``legerd`` command line: serve, init, status, rotate-key, token."""
+"""``legerd`` command line: serve, init, status, rotate-key, token, install-units."""
 
 from __future__ import annotations
 
@@ -282,3 +282,40 @@ def token_list(state_dir: Path | None) -> None:
         _fail(exc)
     for name in names:
         click.echo(name)
+
+
+@main.command("install-units")
+@click.option(
+    "--user", "user", is_flag=True, help="The user unit (systemctl --user), not the system one."
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write here (default: /etc/systemd/system, or ~/.config/systemd/user with --user).",
+)
+@click.option(
+    "--dry-run", "--print", "dry_run", is_flag=True, help="Print the unit; write nothing."
+)
+def install_units(user: bool, directory: Path | None, dry_run: bool) -> None:
+    """Write legerd.service for this installation (its own path, a venv's too).
+
+    A venv under /home or /root gets ProtectHome=read-only, so systemd can start it. Then:
+    systemctl [--user] daemon-reload && systemctl [--user] enable --now legerd"""
+    from legerd.fsutil import atomic_write
+    from legerd.units import UNIT_NAME, default_dir, render
+
+    text = render(user=user)
+    if dry_run:
+        click.echo(text, nl=False)
+        return
+    target = (directory or default_dir(user)) / UNIT_NAME
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, text.encode(), mode=0o644)
+    except OSError as exc:
+        _fail(exc)
+    scope = "systemctl --user" if user else "systemctl"
+    click.echo(f"Wrote {target}")
+    click.echo(f"Start it with: {scope} daemon-reload && {scope} enable --now legerd")

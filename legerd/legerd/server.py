@@ -22,6 +22,7 @@ from legerd.access import AccessRules, Principal, unix_principal
 from legerd.api import DEFAULT_REFUSAL_INTERVAL, Daemon, RefusalSummary, create_app
 from legerd.audit import AuditLog
 from legerd.errors import StateError
+from legerd.sdnotify import notify
 from legerd.state import StateLock, init_state
 from legerd.store import DEFAULT_MAX_VALUE, SecretStore
 from legerd.tokens import read_tokens, tokens_path
@@ -263,6 +264,20 @@ def reload_on_hup(daemon: Daemon, opts: ServeOptions) -> None:
     signal.signal(signal.SIGHUP, reload)
 
 
+class _NotifyingServer(uvicorn.Server):
+    """uvicorn's server, telling systemd ``READY=1`` once it serves on every socket
+    (``Type=notify``): units ordered after legerd never find its socket missing."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            notify("READY=1\nSTATUS=serving")
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        notify("STOPPING=1")
+        await super().shutdown(sockets=sockets)
+
+
 def serve(opts: ServeOptions) -> None:
     state_dir = opts.state_dir
     if init_state(state_dir):
@@ -324,7 +339,7 @@ def serve(opts: ServeOptions) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: None)
     try:
-        uvicorn.Server(config).run(sockets=sockets)
+        _NotifyingServer(config).run(sockets=sockets)
     finally:
         with contextlib.suppress(FileNotFoundError):
             if opts.socket_path.is_socket():

@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from leger_core.models import ServiceSecret
 from leger_plugin_envfile.fetch import check_service
 
+# legerd's unit, in the system and in a user's systemd alike (`legerd install-units [--user]`).
+LEGERD_UNIT = "legerd.service"
+
 
 def leger_executable() -> str:
     """The absolute path of this installation's ``leger`` (systemd wants absolute paths)."""
@@ -25,6 +28,12 @@ def quadlet_snippet(service: str, secrets: Sequence[ServiceSecret]) -> str:
     names = ", ".join(f"{s.env} <- {s.secret}" for s in secrets) or "none"
     return (
         f"# Secrets for {service} via an env file (leger envfile strategy): {names}\n"
+        # At boot, fetch must not run before legerd listens (legerd is Type=notify). Wants=, not
+        # Requires=: restarting legerd must not stop every container that once fetched from it.
+        "[Unit]\n"
+        f"Wants={LEGERD_UNIT}\n"
+        f"After={LEGERD_UNIT}\n"
+        "\n"
         "[Container]\n"
         f"EnvironmentFile={path}\n"
         "\n"

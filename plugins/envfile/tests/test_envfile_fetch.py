@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -214,6 +215,19 @@ def test_quadlet_snippet_names_the_file_and_commands(openwebui):
     assert "secrets clean openwebui" in out
     assert "OPENAI_API_KEY <- leger/u1/openai_api_key" in out
     assert VALUE not in out
+
+
+def test_quadlet_snippet_orders_the_unit_after_legerd(openwebui):
+    """A boot-time start must wait for legerd (Type=notify: started means listening), and
+    fetch/clean must be the absolute path of this installation's leger: systemd's search path
+    does not include a venv."""
+    out = openwebui.run("quadlet", "snippet", "openwebui").stdout
+    lines = out.splitlines()
+    unit = lines[lines.index("[Unit]") + 1 : lines.index("[Container]")]
+    assert "After=legerd.service" in unit and "Wants=legerd.service" in unit
+    pre = next(x for x in lines if x.startswith("ExecStartPre="))
+    leger = pre.removeprefix("ExecStartPre=").split()[0]
+    assert leger == str(Path(sys.executable).parent / "leger")
 
 
 class TestEnvFileInjectorConformance(InjectorConformance):

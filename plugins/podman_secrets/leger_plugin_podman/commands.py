@@ -159,6 +159,10 @@ def _report(result_extra: dict[str, str], service: str, strategy: str) -> None:
         if result_extra.get(key):
             click.echo(f"{key}: {result_extra[key]}")
     click.echo(f"# Add to {service}.container ({strategy} strategy):")
+    if strategy == "driver":
+        # Every start runs `leger driver lookup`: at boot it must wait for legerd (Type=notify,
+        # so After= means listening). Wants=, not Requires=: a legerd restart must not stop it.
+        click.echo("[Unit]\nWants=legerd.service\nAfter=legerd.service\n\n[Container]")
     click.echo(result_extra["quadlet"], nl=False)
 
 

@@ -17,7 +17,7 @@ import binascii
 import os
 
 from leger_core.backends import parse_reference
-from leger_core.errors import InvalidInputError, NotFoundError, UsageError
+from leger_core.errors import InvalidInputError, NotFoundError, UnavailableError, UsageError
 from leger_core.names import ALNUM, NameRule
 from leger_core.values import SecretValue
 
@@ -85,11 +85,23 @@ def unwrap(data: bytes) -> bytes:
     return data
 
 
+def _down(exc: UnavailableError, sid: str) -> UnavailableError:
+    """podman turns every failed lookup into "no such secret"; this line, on stderr (the
+    unit's journal), says what is really wrong."""
+    return UnavailableError(
+        f"{exc.message}: cannot read podman secret id {sid} now",
+        hint="podman will report this as 'no such secret' although the secret exists; "
+        + (exc.hint or "start the secret backend"),
+    )
+
+
 def lookup(open_backend: Callable[[str], Any], storage: str, sid: str) -> bytes:
     """The data of podman secret ``sid``, kept in backend ``storage``; a reference is read
     from its backend now (a reference without a backend: from ``storage``)."""
     try:
         data = unwrap(open_backend(storage).get(storage_name(sid)).reveal())
+    except UnavailableError as exc:
+        raise _down(exc, sid) from None
     except NotFoundError:
         raise NotFoundError(
             f"secret backend {storage!r} holds no data for podman secret id {sid}",
@@ -101,6 +113,8 @@ def lookup(open_backend: Callable[[str], Any], storage: str, sid: str) -> bytes:
     backend, name = parse_reference(ref)
     try:
         return bytes(open_backend(backend or storage).get(name).reveal())
+    except UnavailableError as exc:
+        raise _down(exc, sid) from None
     except NotFoundError:
         raise NotFoundError(
             f"podman secret id {sid} refers to secret {name!r} in backend "

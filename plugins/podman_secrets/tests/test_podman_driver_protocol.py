@@ -72,6 +72,9 @@ def test_legerd_down_fails_lookup_with_nothing_on_stdout(leger_home, legerd_daem
     legerd_daemon.stop()
     got = leger_home.run("driver", "lookup", env={"SECRET_ID": SID})
     assert got.returncode == 5 and got.stdout == b""
+    # podman shows only "no such secret": the driver's stderr (the unit's journal) says why.
+    assert b"legerd is not running" in got.stderr and b"'no such secret'" in got.stderr
+    assert got.stderr.count(b"\n") == 1
 
 
 def test_lookup_fast_path_imports_nothing_heavy_and_matches_the_full_cli(leger_home):

@@ -1,0 +1,140 @@
+"""legerd's systemd units, written for the installation that runs this code.
+
+A pip or venv install puts ``legerd`` wherever its interpreter lives (``/usr/local/bin``,
+``/opt/leger/venv/bin``, ``~/.local/bin`` …), so no fixed ``ExecStart=`` fits everyone:
+``legerd install-units`` writes the units with this installation's own path. The copies in the
+repository's ``legerd/systemd/`` are these units rendered for ``/usr/local/bin/legerd``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+UNIT_NAME = "legerd.service"
+# Home directories, hidden by ProtectHome=yes: an installation under one of them needs
+# ProtectHome=read-only, or systemd's legerd cannot even start its interpreter.
+HOME_ROOTS = ("/home", "/root", "/run/user")
+DOCS = "https://github.com/leger-dev/leger/blob/main/docs/legerd.md"
+
+SYSTEM_TEMPLATE = """\
+# legerd, the system daemon: secrets for root's services and (with access rules) for others.
+# Written by `legerd install-units` for {where}; run it again after moving the installation.
+[Unit]
+Description=Leger local secrets daemon (tailscale/setec API)
+Documentation={docs}
+After=local-fs.target network.target tailscaled.service
+Wants=local-fs.target
+
+[Service]
+# notify: systemd counts legerd as started once it says READY=1, after its socket listens, so
+# units ordered After=legerd.service (the quadlet snippets' lines) never race it at boot.
+Type=notify
+NotifyAccess=main
+ExecStart={exec_start} serve --state-dir /var/lib/legerd --socket /run/legerd/legerd.sock
+# Re-read access.toml and tokens without dropping connections. The shell's own kill: a minimal
+# system (Debian 13's minbase) has no /bin/kill.
+ExecReload=/bin/sh -c 'kill -HUP "$MAINPID"'
+Restart=on-failure
+RestartSec=1s
+# /var/lib/legerd (keys, database, audit log) and /run/legerd (the socket), made by systemd.
+StateDirectory=legerd
+StateDirectoryMode=0700
+RuntimeDirectory=legerd
+RuntimeDirectoryMode=0755
+UMask=0077
+# legerd needs its own two directories and nothing else.
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome={protect_home}
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+CapabilityBoundingSet=
+LimitCORE=0
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+USER_TEMPLATE = """\
+# legerd for one user: `leger` finds it at $XDG_RUNTIME_DIR/legerd.sock.
+# Written by `legerd install-units --user` for {where}; run it again after moving it.
+[Unit]
+Description=Leger local secrets daemon for %u (tailscale/setec API)
+Documentation={docs}
+
+[Service]
+# notify: started means listening (see the system unit).
+Type=notify
+NotifyAccess=main
+# %t is $XDG_RUNTIME_DIR (tmpfs); the state dir defaults to $XDG_STATE_HOME/legerd.
+ExecStart={exec_start} serve --socket %t/legerd.sock
+ExecReload=/bin/sh -c 'kill -HUP "$MAINPID"'
+Restart=on-failure
+RestartSec=1s
+UMask=0077
+NoNewPrivileges=yes
+LimitCORE=0
+
+[Install]
+WantedBy=default.target
+"""
+
+
+def legerd_command() -> list[str]:
+    """How this installation starts legerd: its console script beside the interpreter (a venv's
+    bin/), else this interpreter with ``-m legerd``."""
+    script = Path(sys.executable).parent / "legerd"
+    if os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "legerd"]
+
+
+def installation_paths(command: list[str]) -> list[str]:
+    """Every path legerd needs to read to start: the command, the interpreter it resolves to,
+    and the directories Python imports from (an editable install's checkout included)."""
+    paths = [command[0], os.path.realpath(command[0]), sys.prefix, sys.base_prefix]
+    paths += [p for p in sys.path if p and os.path.isabs(p)]
+    return paths
+
+
+def under_home(paths: list[str]) -> bool:
+    return any(
+        os.path.realpath(p) == root or os.path.realpath(p).startswith(root + "/")
+        for p in paths
+        for root in HOME_ROOTS
+    )
+
+
+def render(*, user: bool, command: list[str] | None = None, protect_home: str | None = None) -> str:
+    """The unit text. ``command`` defaults to this installation's (:func:`legerd_command`);
+    ``ProtectHome=`` is ``yes`` unless the installation lives under a home directory, where
+    ``read-only`` lets legerd start while still keeping it from writing there."""
+    cmd = command or legerd_command()
+    if protect_home is None:
+        protect_home = "read-only" if under_home(installation_paths(cmd)) else "yes"
+    exec_start = shlex.join(cmd).replace("%", "%%")  # systemd expands % specifiers
+    where = cmd[0] if len(cmd) == 1 else shlex.join(cmd)
+    template = USER_TEMPLATE if user else SYSTEM_TEMPLATE
+    return template.format(exec_start=exec_start, protect_home=protect_home, docs=DOCS, where=where)
+
+
+def default_dir(user: bool) -> Path:
+    if not user:
+        return Path("/etc/systemd/system")
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "systemd" / "user"
