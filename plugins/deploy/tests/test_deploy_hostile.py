@@ -234,3 +234,22 @@ def test_hostile_update_leaves_the_installed_release_alone(cli, tmp_path, machin
     result = cli("update", "--yes", expect=7)
     assert "is a link" in result.output
     assert machine() == before
+
+
+@pytest.mark.parametrize("size", [400_000, 60_000])
+def test_a_crafted_pax_header_is_refused_fast(refused, tmp_path, size):
+    # CVE-2024-6232: digits in a pax header cost an unpatched tarfile quadratic time (400 KB:
+    # minutes; 60 KB, under the size bound: seconds). Refused from the header, before parsing.
+    import time
+
+    from leger_core.testing import pax_header_tar
+
+    files = {"web.container": GOOD.encode()}
+    tar = pax_header_tar(b"1" * size, {"manifest.json": _manifest(files), **files})
+    bundle = tmp_path / "crafted.tar.gz"
+    bundle.write_bytes(gzip.compress(tar, compresslevel=9))
+    assert bundle.stat().st_size < 1500
+    started = time.monotonic()
+    output = refused(bundle, "refused:")
+    assert time.monotonic() - started < 2.0
+    assert "extended tar header of 400000 bytes" in output or "more than 64 digits" in output
