@@ -2,6 +2,9 @@
 
 Tests and the demo put a stand-in ``systemctl`` first on PATH; nothing here talks to systemd
 any other way, so the stand-in sees every call.
+
+Unit names come from release files, so every call puts ``--`` before them: a name starting with
+``-`` is then a unit name to systemctl, never an option.
 """
 
 from __future__ import annotations
@@ -57,18 +60,18 @@ class Systemctl:
 
     def restart(self, units: Sequence[str]) -> None:
         if units:
-            self.check("restart", *units)
+            self.check("restart", "--", *units)
 
     def start(self, units: Sequence[str]) -> None:
         if units:
-            self.check("start", *units)
+            self.check("start", "--", *units)
 
     def stop(self, units: Sequence[str]) -> None:
         if units:
-            self.check("stop", *units)
+            self.check("stop", "--", *units)
 
     def is_active(self, unit: str) -> tuple[bool, str]:
-        proc = self.run("is-active", unit)
+        proc = self.run("is-active", "--", unit)
         state = (proc.stdout.strip().splitlines() or ["unknown"])[-1]
         return proc.returncode == 0, state
 
