@@ -106,6 +106,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LEGER_CONFIG", str(home / "leger-config.toml"))
     monkeypatch.setenv("LEGER_QUADLET_DIR", str(home / "quadlets"))
     monkeypatch.delenv("LEGER_SYSTEMD_SCOPE", raising=False)
+    # systemd's unit directories, for the shadowing check: the private home's, not this
+    # machine's /etc and /usr/lib (test_deploy_shadowing checks the defaults)
+    monkeypatch.setenv("LEGER_SYSTEMD_UNIT_PATH", str(home / ".config/systemd/user"))
     for var in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
         monkeypatch.setenv(var, "Leger Test")
     for var in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
