@@ -296,3 +296,39 @@ def test_a_source_dripping_bytes_meets_the_total_time_limit(cli, hostile_site, m
                  expect=5)  # fmt: skip
     assert "took too long" in result.output
     assert time.monotonic() - started < 5
+
+
+def test_a_git_fetch_bringing_in_too_much_is_stopped(cli, repo, monkeypatch, home, quadlets):
+    import os
+
+    from leger_plugin_deploy.sources import git
+
+    monkeypatch.setattr(git, "MAX_FETCH_BYTES", 1024 * 1024)
+    repo.commit("big", big__conf=os.urandom(3 * 1024 * 1024).hex())  # ~6 MB, incompressible
+    result = cli("deploy", "install", str(repo.path), "--yes", expect=7)
+    assert "the git fetch brought in more than 1 MiB" in result.output
+    assert not quadlets.exists()
+    cache = home / ".cache/leger/git"
+    assert not cache.exists() or list(cache.iterdir()) == []  # the partial fetch is gone
+
+
+def test_a_git_fetch_has_a_time_limit(cli, repo, monkeypatch, tmp_path, quadlets):
+    import os
+    import shutil
+
+    from leger_plugin_deploy.sources import git
+
+    slow = tmp_path / "slow-bin"
+    slow.mkdir()
+    real = shutil.which("git")
+    (slow / "git").write_text(
+        f'#!/bin/sh\ncase " $* " in *" fetch "*) sleep 30;; esac\nexec {real} "$@"\n'
+    )
+    (slow / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{slow}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(git, "TIMEOUT", 0.5)
+    started = time.monotonic()
+    result = cli("deploy", "install", str(repo.path), "--yes", expect=5)
+    assert "git fetch took longer than" in result.output
+    assert time.monotonic() - started < 5  # the sleeping helper was killed with git
+    assert not quadlets.exists()
