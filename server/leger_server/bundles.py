@@ -11,7 +11,10 @@ A bundle holds ``manifest.json`` and the files it lists::
 Refused as a whole (nothing stored): not gzip/tar, an absolute path, ``..``, a link, a device
 or anything but a regular file or directory, a duplicate, too many files, more bytes than
 allowed unpacked, a file missing from the manifest or listed but absent, a size or sha256 that
-does not match.
+does not match, an extended (pax/GNU) header over 64 KiB or of a shape that makes Python's
+``tarfile`` slow (CVE-2024-6232), or inspection running past its time limit. Headers are
+checked by :class:`leger_core.targuard.TarGuard` before ``tarfile`` parses them, and every byte
+of the tar stream (headers and padding included) counts against ``max_unpacked``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from leger_core.targuard import TarRefused, open_guarded_tar
 from leger_server.errors import InvalidInput, TooLarge
 
 MANIFEST = "manifest.json"
@@ -106,34 +110,52 @@ def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, keep: bool) -> t
     return digest.hexdigest(), bytes(kept)
 
 
-def inspect_bundle(path: Path, *, max_files: int, max_unpacked: int) -> dict[str, Any]:
-    """Check the bundle at ``path``; return its validated manifest or raise BundleRejected."""
+def inspect_bundle(
+    path: Path, *, max_files: int, max_unpacked: int, time_limit: float | None = None
+) -> dict[str, Any]:
+    """Check the bundle at ``path``; return its validated manifest or raise BundleRejected.
+
+    Meant for a worker thread: the guard keeps each step of ``tarfile``'s parsing short, so
+    the GIL is never held for long, and ``time_limit`` (seconds) bounds the whole inspection."""
     seen: dict[str, tuple[str, int]] = {}
     manifest_raw: bytes | None = None
     total = 0
+    dirs = 0
     try:
-        with tarfile.open(path, mode="r|gz") as tar:
-            for member in tar:
-                rel = _member_path(member.name)
-                if member.isdir():
-                    continue
-                if not member.isreg():
-                    kind = "link" if (member.issym() or member.islnk()) else "special file"
-                    raise BundleRejected(f"bundle member {member.name!r} is a {kind}")
-                if rel in seen:
-                    raise BundleRejected(f"bundle member {rel!r} appears twice")
-                if len(seen) >= max_files:
-                    raise BundleRejected(f"bundles may hold at most {max_files} files")
-                total += member.size
-                if total > max_unpacked:
-                    raise BundleRejected(f"bundle unpacks to more than {max_unpacked} bytes")
-                is_manifest = rel == MANIFEST
-                if is_manifest and member.size > MANIFEST_MAX:
-                    raise BundleRejected("manifest.json is too large")
-                sha, data = _read_member(tar, member, keep=is_manifest)
-                seen[rel] = (sha, member.size)
-                if is_manifest:
-                    manifest_raw = data
+        with open(path, "rb") as raw:
+            tar, _guard = open_guarded_tar(
+                raw, compressed=True, max_bytes=max_unpacked, time_limit=time_limit
+            )
+            with tar:
+                for member in tar:
+                    rel = _member_path(member.name)
+                    if member.isdir():
+                        # Empty entries cost parsing time too: bound them like files.
+                        dirs += 1
+                        if dirs > max_files:
+                            raise BundleRejected(
+                                f"bundles may hold at most {max_files} directories"
+                            )
+                        continue
+                    if not member.isreg():
+                        kind = "link" if (member.issym() or member.islnk()) else "special file"
+                        raise BundleRejected(f"bundle member {member.name!r} is a {kind}")
+                    if rel in seen:
+                        raise BundleRejected(f"bundle member {rel!r} appears twice")
+                    if len(seen) >= max_files:
+                        raise BundleRejected(f"bundles may hold at most {max_files} files")
+                    total += member.size
+                    if total > max_unpacked:
+                        raise BundleRejected(f"bundle unpacks to more than {max_unpacked} bytes")
+                    is_manifest = rel == MANIFEST
+                    if is_manifest and member.size > MANIFEST_MAX:
+                        raise BundleRejected("manifest.json is too large")
+                    sha, data = _read_member(tar, member, keep=is_manifest)
+                    seen[rel] = (sha, member.size)
+                    if is_manifest:
+                        manifest_raw = data
+    except TarRefused as exc:
+        raise BundleRejected(f"bundle refused: {exc}") from None
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise BundleRejected(f"not a valid .tar.gz bundle: {type(exc).__name__}") from None
     if manifest_raw is None:

@@ -142,7 +142,8 @@ class Settings:
     max_secret_value: int = 64 * 1024
     max_bundle_bytes: int = 200 * MiB
     max_bundle_files: int = 1000
-    max_bundle_unpacked: int = 500 * MiB
+    max_bundle_unpacked: int = 500 * MiB  # tar headers and padding count too
+    max_bundle_seconds: float = 30.0  # wall time to inspect one upload
     auth_rate_limit: int = 20  # requests per window per client address
     auth_rate_window: float = 60.0
     token_days: int = 30
@@ -264,6 +265,7 @@ _ENV_OVERRIDES: list[tuple[str, str, Any]] = [
     ("LEGER_SERVER_MAX_BUNDLE_BYTES", "max_bundle_bytes", int),
     ("LEGER_SERVER_MAX_BUNDLE_FILES", "max_bundle_files", int),
     ("LEGER_SERVER_MAX_BUNDLE_UNPACKED", "max_bundle_unpacked", int),
+    ("LEGER_SERVER_MAX_BUNDLE_SECONDS", "max_bundle_seconds", float),
 ]
 
 

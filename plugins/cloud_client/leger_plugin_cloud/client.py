@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -258,8 +258,7 @@ class CloudClient:
                     resp.read()
                     self._raise_for(resp, f"release {version}")
                 if dest.is_dir():
-                    name = _filename(resp.headers.get("content-disposition"), version)
-                    dest = dest / name
+                    dest = dest / local_bundle_name(resp.headers, version)
                 total = _int(resp.headers.get("content-length"))
                 expected = resp.headers.get("x-leger-sha256")
                 dest.parent.mkdir(parents=True, exist_ok=True)
@@ -361,11 +360,34 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def _filename(disposition: str | None, version: str | int) -> str:
+# A name made here, never a path the server chose: no leading dot (``.bashrc``), no separator.
+_BUNDLE_STEM = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+
+
+def local_bundle_name(headers: Mapping[str, str], ref: str | int) -> str:
+    """``<deployment name>-v<N>.tar.gz`` for a download into a directory.
+
+    The server's ``Content-Disposition`` and ``X-Leger-Version`` only supply the two parts,
+    and each must pass the name rules; a name that would be a dot file or a path is refused,
+    with nothing written."""
     import re
 
-    if disposition:
-        match = re.search(r'filename="([A-Za-z0-9_.-]+)"', disposition)
-        if match:
-            return match.group(1)
-    return f"release-{version}.tar.gz"
+    version = (headers.get("x-leger-version") or "").strip()
+    if not version and str(ref).isdigit():
+        version = str(ref)
+    if not re.fullmatch(r"[1-9][0-9]{0,8}", version):
+        raise InvalidInputError(
+            f"the server sent no usable version for release {ref} ({version[:40]!r})",
+            hint="name the file with -o FILE",
+        )
+    match = re.search(r'filename="([^"]*)"', headers.get("content-disposition") or "")
+    name = match.group(1) if match else "release"
+    suffix = f"-v{version}.tar.gz"
+    name = name[: -len(suffix)] if name.endswith(suffix) else name.removesuffix(".tar.gz")
+    if not re.fullmatch(_BUNDLE_STEM, name):
+        raise InvalidInputError(
+            f"refused to save release {ref} as {name[:80]!r}: a downloaded bundle's name may "
+            "not start with a dot or hold a path separator",
+            hint="name the file with -o FILE",
+        )
+    return f"{name}-v{version}.tar.gz"

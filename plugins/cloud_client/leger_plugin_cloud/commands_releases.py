@@ -137,7 +137,10 @@ def upload_cmd(leger: Any, bundle: Path, as_json: bool) -> None:
     type=click.Path(path_type=Path),
     default=Path("."),
     show_default=True,
-    help="A file, or a directory for <name>-v<N>.tar.gz.",
+    help=(
+        "A file, or a directory for <name>-v<N>.tar.gz (named here: a server name that is a"
+        " dot file or a path is refused)."
+    ),
 )
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @click.pass_obj

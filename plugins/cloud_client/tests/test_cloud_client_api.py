@@ -85,3 +85,104 @@ class TestCloudBackendConformance(SecretBackendConformance):
         client = CloudClient(leger_server.url, leger_server.login())
         yield CloudSecretBackend(client)
         client.close()
+
+
+class HostileDownloads:
+    """An HTTP server on 127.0.0.1 that answers every download with the headers a test gives
+    it: a compromised or malicious leger-server."""
+
+    def __init__(self, body: bytes) -> None:
+        import http.server
+        import threading
+
+        self.body = body
+        self.headers: dict[str, str] = {}
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/gzip")
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.send_header("X-Leger-Sha256", hashlib.sha256(outer.body).hexdigest())
+                for key, value in outer.headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(outer.body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hostile_downloads():
+    server = HostileDownloads(make_bundle())
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Disposition": 'attachment; filename=".bashrc"', "X-Leger-Version": "1"},
+        {"Content-Disposition": 'attachment; filename="../../.bashrc"', "X-Leger-Version": "1"},
+        {"Content-Disposition": 'attachment; filename="a/b-v1.tar.gz"', "X-Leger-Version": "1"},
+        {
+            "Content-Disposition": 'attachment; filename=".profile-v1.tar.gz"',
+            "X-Leger-Version": "1",
+        },
+        {"Content-Disposition": 'attachment; filename="ok-v1.tar.gz"', "X-Leger-Version": "1/../x"},
+    ],
+    ids=["dotfile", "traversal", "separator", "leading-dot-stem", "bad-version"],
+)
+def test_a_hostile_server_cannot_choose_the_downloaded_file_name(
+    hostile_downloads, tmp_path, headers
+):
+    hostile_downloads.headers = headers
+    dest = tmp_path / "home" / "downloads"
+    dest.mkdir(parents=True)
+    with CloudClient(hostile_downloads.url, "t") as client, pytest.raises(InvalidInputError) as err:
+        client.download_release("latest", dest)
+    assert "-o FILE" in str(err.value)
+    assert list(tmp_path.rglob("*")) == [tmp_path / "home", dest]  # nothing written anywhere
+
+
+def test_a_download_into_a_directory_is_named_locally(hostile_downloads, tmp_path):
+    hostile_downloads.headers = {
+        "Content-Disposition": 'attachment; filename="openwebui-v3.tar.gz"',
+        "X-Leger-Version": "3",
+    }
+    with CloudClient(hostile_downloads.url, "t") as client:
+        got = client.download_release("latest", tmp_path)
+        assert got == tmp_path / "openwebui-v3.tar.gz"
+        assert got.read_bytes() == hostile_downloads.body
+        # an explicit file name is the user's choice, whatever the server says
+        hostile_downloads.headers["Content-Disposition"] = 'attachment; filename=".bashrc"'
+        mine = client.download_release("latest", tmp_path / "mine.tar.gz")
+        assert mine.read_bytes() == hostile_downloads.body
+
+
+def test_a_dot_deployment_name_on_the_real_server_is_not_saved_as_a_dot_file(
+    leger_server, tmp_path
+):
+    with CloudClient(leger_server.url, leger_server.login()) as client:
+        path = tmp_path / "b.tar.gz"
+        path.write_bytes(make_bundle(name=".bashrc"))
+        dest = tmp_path / "out"
+        dest.mkdir()
+        try:
+            client.upload_bundle(path)
+        except InvalidInputError:
+            return  # a server whose name rule refuses a leading dot: fine as well
+        with pytest.raises(InvalidInputError, match="may not start with a dot"):
+            client.download_release("latest", dest)
+        assert list(dest.iterdir()) == []

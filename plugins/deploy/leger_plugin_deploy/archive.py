@@ -4,6 +4,8 @@ A release archive comes from a server or a git repository that may be hostile, s
 as a stream with limits enforced *while* decompressing (file count, per-file and total size,
 compression ratio), every member is passed through the stdlib ``tarfile`` "data" filter, and
 anything but regular files and directories (links, devices, fifos) is refused outright.
+Every header is checked by :class:`leger_core.targuard.TarGuard` before ``tarfile`` parses it
+(bounded extended headers, CVE-2024-6232), and reading stops after ``Limits.max_seconds``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from leger_core.errors import InvalidInputError
+from leger_core.targuard import TarGuard, TarRefused
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Limits:
     ratio_floor: int = 4 * 1024 * 1024
     max_depth: int = 8
     max_name: int = 255
+    max_seconds: float = 60.0  # wall time to read the whole archive
 
 
 DEFAULT_LIMITS = Limits()
@@ -73,6 +77,12 @@ class _Counting(io.RawIOBase):
         return n
 
 
+def _budget(limits: Limits) -> int:
+    """Bytes the decompressed tar stream may hold: tar headers and padding ride on top of
+    file contents (extended headers count against this too, see TarGuard)."""
+    return limits.max_total_size + (limits.max_files + 16) * 1536
+
+
 class _Bounded(io.RawIOBase):
     """Refuses to yield more than the limits allow: stops a gzip bomb while it expands."""
 
@@ -81,8 +91,7 @@ class _Bounded(io.RawIOBase):
         self.limits = limits
         self.compressed = compressed
         self.count = 0
-        # tar headers and padding ride on top of file contents
-        self.budget = limits.max_total_size + (limits.max_files + 16) * 1536
+        self.budget = _budget(limits)
 
     def readable(self) -> bool:
         return True
@@ -120,12 +129,20 @@ def read_tar(
         gzip.GzipFile(fileobj=counting, mode="rb") if counting else stream  # type: ignore[assignment]
     )
     bounded = io.BufferedReader(_Bounded(inner, limits, counting), buffer_size=64 * 1024)
+    guard = TarGuard(bounded, max_bytes=_budget(limits), time_limit=limits.max_seconds)
+    try:
+        return _read_guarded(io.BufferedReader(guard, buffer_size=64 * 1024), limits)
+    except TarRefused as exc:
+        raise ReleaseRefused(f"refused: {exc}") from None
+
+
+def _read_guarded(stream: IO[bytes], limits: Limits) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     total = 0
     members = 0
     with tempfile.TemporaryDirectory(prefix="leger-tar-") as tmp:
         try:
-            tar = tarfile.open(fileobj=bounded, mode="r|")  # noqa: SIM115 - `with` below
+            tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - `with` below
         except tarfile.TarError as exc:
             raise ReleaseRefused(f"refused: not a tar archive ({exc})") from None
         with tar:

@@ -105,6 +105,11 @@ def deploy_group() -> None:
 )
 @click.option("--version", "version", help="Server releases: install this version.")
 @click.option(
+    "--allow-insecure",
+    is_flag=True,
+    help="Allow a plain http:// manifest URL (loopback too); kept for `leger update`.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Replace files changed outside leger (kept as the backup: rollback brings them back).",
@@ -114,16 +119,20 @@ def deploy_group() -> None:
 @click.pass_obj
 def install_command(
     leger: Leger, source: str, name: str | None, branch: str | None, kind: str | None,
-    version: str | None, force: bool, dry_run: bool, yes: bool,
+    version: str | None, allow_insecure: bool, force: bool, dry_run: bool, yes: bool,
 ) -> None:  # fmt: skip
     """Install the release SOURCE: a git URL (https, ssh, file://) or repository path, a bundle
-    .tar.gz, a manifest URL, or the name of a release of your leger account."""
+    .tar.gz, a manifest URL, or the name of a release of your leger account.
+
+    A release is code you trust: its quadlets run commands as you (ExecStartPre=, the
+    containers themselves)."""
     deployer = _deployer(leger)
     with deploy_lock():
         _recover(deployer)
         plan = deployer.plan_install(
-            source, name=name, branch=branch, kind=kind, version=version, force=force
-        )
+            source, name=name, branch=branch, kind=kind, version=version, force=force,
+            allow_insecure=allow_insecure,
+        )  # fmt: skip
         run_plan(deployer, plan, yes=yes, dry_run=dry_run)
 
 

@@ -149,7 +149,7 @@ class Deployer:
 
     def plan_install(
         self, spec: str, *, name: str | None, branch: str | None, kind: str | None,
-        version: str | None = None, force: bool = False,
+        version: str | None = None, force: bool = False, allow_insecure: bool = False,
     ) -> Plan:  # fmt: skip
         kind, location = detect_source(spec, kind)
         if kind == "bundle" and location.startswith(SERVER_PREFIX):
@@ -169,6 +169,10 @@ class Deployer:
             options["branch"] = branch
         if version:
             options["version"] = version
+        if allow_insecure:
+            if kind != "manifest":
+                raise InvalidInputError("--allow-insecure only applies to manifest URLs")
+            options["allow_insecure"] = True
         if name is not None:
             check_name(name)
         old = self.store.load(name) if name else None

@@ -14,6 +14,7 @@ flight so that one interrupted by a crash is undone by the next command (:meth:`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -26,9 +27,9 @@ from typing import Any
 from leger_core.errors import ConflictError, LegerError
 from leger_plugin_deploy import fsops
 from leger_plugin_deploy.diff import Changes, compare
-from leger_plugin_deploy.quadlet import quadlet_type
+from leger_plugin_deploy.quadlet import parse, quadlet_type, service_name
 from leger_plugin_deploy.state import Deployment, Store, short
-from leger_plugin_deploy.systemd import Systemctl
+from leger_plugin_deploy.systemd import Systemctl, unit_search_path
 
 Echo = Callable[[str], None]
 
@@ -113,11 +114,19 @@ class _Tx:
 
 
 class Installer:
-    def __init__(self, quadlet_dir: Path, store: Store, systemctl: Systemctl, echo: Echo) -> None:
+    def __init__(
+        self,
+        quadlet_dir: Path,
+        store: Store,
+        systemctl: Systemctl,
+        echo: Echo,
+        unit_path: list[Path] | None = None,
+    ) -> None:
         self.qdir = quadlet_dir
         self.store = store
         self.systemctl = systemctl
         self.echo = echo
+        self.unit_path = unit_search_path(systemctl.user) if unit_path is None else unit_path
 
     def target(self, name: str) -> Path:
         return self.qdir / name
@@ -158,12 +167,21 @@ class Installer:
                 hint="move it away or choose another --name",
             )
         ours = {Path(p).name: p for p in plan.files if quadlet_type(p)}
+        by_unit = {unit: path for path, unit in plan.new.units.items()}
         for found in self._loose_quadlets(plan.name):
             if found.name in ours:
                 raise ConflictError(
                     f"{ours[found.name]} clashes with {found} (quadlet reads one file per "
                     "name); nothing was changed"
                 )
+            unit = _loose_service_name(found)
+            if unit in by_unit:
+                raise ConflictError(
+                    f"{by_unit[unit]} would generate {unit}, which {found} (not managed by "
+                    "leger) generates too; nothing was changed",
+                    hint="rename the quadlet or set ServiceName=",
+                )
+        self._check_shadowing(by_unit)
         units = set(plan.new.units.values())
         for other in self.store.all():
             if other.name == plan.name:
@@ -173,6 +191,20 @@ class Installer:
                     raise ConflictError(
                         f"{ours.get(Path(path).name, unit)} clashes with {path} of deployment "
                         f"{other.name!r} (quadlet reads one file per name); nothing was changed"
+                    )
+
+    def _check_shadowing(self, by_unit: dict[str, str]) -> None:
+        """A generated unit must not share its name with a unit file systemd already loads
+        from elsewhere: one of the two would silently hide the other, and ``restart`` would
+        act on whichever systemd picked (a release could stand in for a system service)."""
+        for unit, path in sorted(by_unit.items()):
+            for directory in self.unit_path:
+                found = directory / unit
+                if found.exists() or found.is_symlink():
+                    raise ConflictError(
+                        f"{path} would generate {unit}, which would shadow {found} (a unit "
+                        "leger did not install); nothing was changed",
+                        hint="rename the quadlet or set ServiceName=",
                     )
 
     def _loose_quadlets(self, name: str) -> list[Path]:
@@ -389,3 +421,14 @@ class Installer:
             except LegerError as exc:
                 done.append(f"daemon-reload failed: {exc}")
         return done
+
+
+def _loose_service_name(path: Path) -> str:
+    """The service quadlet generates for a file Leger does not manage (its ``ServiceName=``
+    when it can be read, else the name its file name gives)."""
+    unit = None
+    with contextlib.suppress(OSError):
+        # a regular file of sensible size only: a FIFO named x.container would block the read
+        if path.is_file() and not path.is_symlink() and path.stat().st_size <= 1024 * 1024:
+            unit, _ = parse(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    return service_name(str(path), unit)

@@ -20,6 +20,11 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 # systemd unit names: letters, digits, ":", "-", "_", ".", "\", and "@" for templates.
 _UNIT_STEM = re.compile(r"[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?")
 MAX_LINE = 1024 * 1024  # systemd's own limit on a (joined) line
+# systemd's unit-name rule (unit_name_is_valid) for a name ServiceName= gives: these characters
+# only, and at most 256 characters with the ".service" suffix. The name reaches systemctl, so it
+# must never be a path, an option or something systemd would read differently.
+_SERVICE_NAME = re.compile(r"[A-Za-z0-9:_.\\-]+")
+UNIT_NAME_MAX = 256
 
 
 @dataclass(frozen=True)
@@ -177,12 +182,33 @@ def validate_quadlet(data: bytes, path: str) -> tuple[UnitFile | None, list[Diag
             problems.append(
                 Diagnostic(path, entry.line, f"unknown key {entry.key}= in [Quadlet]", "warning")
             )
+    problems.extend(_check_service_name(unit, own_section, path))
     required = REQUIRED.get(kind)
     if required and own_section in unit.sections:
         keys, message = required
         if not any(unit.values(own_section, k) for k in keys):
             problems.append(Diagnostic(path, unit.sections[own_section], message))
     return unit, sorted(problems, key=lambda d: d.line)
+
+
+def _check_service_name(unit: UnitFile, section: str, path: str) -> list[Diagnostic]:
+    explicit = [e for e in unit.entries if e.section == section and e.key == "ServiceName"]
+    for entry in explicit:
+        base = entry.value.removesuffix(".service")
+        if entry.value and not _SERVICE_NAME.fullmatch(base):
+            return [
+                Diagnostic(
+                    path,
+                    entry.line,
+                    f"ServiceName={entry.value[:80]!r} is not a valid systemd unit name "
+                    "(letters, digits and : _ . \\ - only)",
+                )
+            ]
+    name = service_name(path, unit)
+    if len(name) > UNIT_NAME_MAX:
+        line = explicit[-1].line if explicit else 0
+        return [Diagnostic(path, line, f"the unit name {name[:40]}… is longer than 256 characters")]
+    return []
 
 
 def validate_env(data: bytes, path: str) -> list[Diagnostic]:

@@ -28,7 +28,16 @@ SYSTEMCTL = textwrap.dedent(
     args = sys.argv[1:]
     with open(os.environ["FAKE_SYSTEMCTL_LOG"], "a") as fh:
         fh.write(json.dumps(args) + "\\n")
-    words = [a for a in args if a != "--user"]
+    # Parse like systemctl (getopt): before "--", anything starting with "-" is an option.
+    words, options_done = [], False
+    for a in args:
+        if options_done or not a.startswith("-"):
+            words.append(a)
+        elif a == "--":
+            options_done = True
+        elif a != "--user":
+            print("stand-in systemctl: unrecognized option " + repr(a), file=sys.stderr)
+            sys.exit(1)
     for rule in filter(None, os.environ.get("FAKE_SYSTEMCTL_FAIL", "").split(";")):
         action, _, pattern = rule.partition(":")
         want = pattern.split()
@@ -59,11 +68,15 @@ class StandInSystemctl:
         self.log = log
         self.monkeypatch = monkeypatch
 
-    def calls(self) -> list[list[str]]:
+    def raw_calls(self) -> list[list[str]]:
+        """Each call's arguments exactly as given (``--user`` and ``--`` included)."""
         if not self.log.exists():
             return []
-        lines = self.log.read_text().splitlines()
-        return [[a for a in json.loads(line) if a != "--user"] for line in lines]
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def calls(self) -> list[list[str]]:
+        """Each call's verb and unit names, without ``--user`` and the ``--`` before units."""
+        return [[a for a in call if a not in ("--user", "--")] for call in self.raw_calls()]
 
     def clear(self) -> None:
         self.log.unlink(missing_ok=True)
@@ -93,6 +106,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LEGER_CONFIG", str(home / "leger-config.toml"))
     monkeypatch.setenv("LEGER_QUADLET_DIR", str(home / "quadlets"))
     monkeypatch.delenv("LEGER_SYSTEMD_SCOPE", raising=False)
+    # systemd's unit directories, for the shadowing check: the private home's, not this
+    # machine's /etc and /usr/lib (test_deploy_shadowing checks the defaults)
+    monkeypatch.setenv("LEGER_SYSTEMD_UNIT_PATH", str(home / ".config/systemd/user"))
     for var in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
         monkeypatch.setenv(var, "Leger Test")
     for var in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):

@@ -120,7 +120,7 @@ def test_restart_failure(cli, installed, machine, systemctl):
     systemctl.fail("restart litellm.service")
     before = machine()
     result = cli("update", "--yes", expect=1)
-    _assert_restored(machine, before, result, "restart litellm.service` failed")
+    _assert_restored(machine, before, result, "restart -- litellm.service` failed")
 
 
 def test_unit_not_active(cli, installed, machine, systemctl):

@@ -234,3 +234,46 @@ def test_hostile_update_leaves_the_installed_release_alone(cli, tmp_path, machin
     result = cli("update", "--yes", expect=7)
     assert "is a link" in result.output
     assert machine() == before
+
+
+@pytest.mark.parametrize("size", [400_000, 60_000])
+def test_a_crafted_pax_header_is_refused_fast(refused, tmp_path, size):
+    # CVE-2024-6232: digits in a pax header cost an unpatched tarfile quadratic time (400 KB:
+    # minutes; 60 KB, under the size bound: seconds). Refused from the header, before parsing.
+    import time
+
+    from leger_core.testing import pax_header_tar
+
+    files = {"web.container": GOOD.encode()}
+    tar = pax_header_tar(b"1" * size, {"manifest.json": _manifest(files), **files})
+    bundle = tmp_path / "crafted.tar.gz"
+    bundle.write_bytes(gzip.compress(tar, compresslevel=9))
+    assert bundle.stat().st_size < 1500
+    started = time.monotonic()
+    output = refused(bundle, "refused:")
+    assert time.monotonic() - started < 2.0
+    assert "extended tar header of 400000 bytes" in output or "more than 64 digits" in output
+
+
+@pytest.mark.parametrize("value", ["../../evil", "a/b", "x y", "-x@y"])
+def test_a_service_name_that_is_not_a_unit_name_is_refused(refused, tmp_path, value):
+    quadlet = f"{GOOD}ServiceName={value}\n".encode()
+    bundle = _bundle(tmp_path, _with_manifest({"web.container": quadlet}))
+    refused(bundle, "web.container:3:", "is not a valid systemd unit name")
+
+
+def test_unit_names_reach_systemctl_after_a_double_dash(cli, tmp_path, quadlets, systemctl):
+    # "-h.service" is a valid unit name; without "--" systemctl would read it as an option.
+    files = {"-h.container": GOOD.encode(), "web.container": GOOD.encode()}
+    cli("deploy", "install", str(_bundle(tmp_path, _with_manifest(files))), "--yes")
+    assert (quadlets / "evil/-h.container").exists()
+    calls = systemctl.raw_calls()
+    assert ["start", "-h.service", "web.service"] in systemctl.calls()
+    for call in calls:
+        words = [a for a in call if a != "--user"]
+        if words[0] != "daemon-reload":
+            assert words[1] == "--", call
+    cli("deploy", "remove", "evil", "--yes")
+    assert [c for c in systemctl.calls() if c[0] == "stop"] == [
+        ["stop", "-h.service", "web.service"]
+    ]

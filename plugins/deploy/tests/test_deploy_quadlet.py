@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from leger_plugin_deploy.quadlet import parse, secret_refs, service_name, validate_quadlet
 
 
@@ -117,6 +119,30 @@ def test_service_names_follow_quadlet():
     assert service_name("k.kube", None) == "k.service"
     unit, _ = parse("[Container]\nImage=x\nServiceName=custom\n", "web.container")
     assert service_name("web.container", unit) == "custom.service"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["../../etc/x", "a/b", "web service", "x@y", "bad$name", "x" * 249, "tab\there", "é"],
+    ids=["dotdot", "slash", "space", "at", "dollar", "too-long", "tab", "non-ascii"],
+)
+def test_service_name_must_be_a_systemd_unit_name(value):
+    text = f"[Container]\nImage=x\nServiceName={value}\n".encode()
+    errors = _errors(validate_quadlet(text, "web.container")[1])
+    assert len(errors) == 1 and errors[0].startswith("web.container:3: error:"), errors
+    assert "valid systemd unit name" in errors[0] or "longer than 256" in errors[0]
+
+
+@pytest.mark.parametrize("value", ["web-2", "a:b_c.d", "x" * 248, "custom.service", "\\x2d"])
+def test_valid_service_names_pass(value):
+    text = f"[Container]\nImage=x\nServiceName={value}\n".encode()
+    assert _errors(validate_quadlet(text, "web.container")[1]) == []
+
+
+def test_a_long_file_name_makes_a_too_long_unit_name():
+    name = "v" * 245 + ".volume"  # -> 245 + len("-volume.service") = 260 characters
+    errors = _errors(validate_quadlet(b"[Volume]\n", name)[1])
+    assert any("longer than 256 characters" in e for e in errors), errors
 
 
 def test_secret_lines():

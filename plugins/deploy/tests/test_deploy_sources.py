@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def static_site(repo):
 
 def test_manifest_source_downloads_only_what_changed(cli, repo, static_site, quadlets, systemctl):
     url, requests = static_site
-    cli("deploy", "install", url, "--yes")
+    cli("deploy", "install", url, "--allow-insecure", "--yes")
     assert sorted(requests) == sorted(
         ["/manifest.json"] + ["/" + p.name for p in (quadlets / "ai-stack").iterdir()]
     )
@@ -67,7 +68,7 @@ def test_manifest_source_downloads_only_what_changed(cli, repo, static_site, qua
 def test_manifest_source_refuses_a_file_that_does_not_match(cli, repo, static_site, quadlets):
     url, _ = static_site
     (repo.path / "openwebui.env").write_text("WEBUI_NAME=tampered\n")
-    result = cli("deploy", "install", url, "--yes", expect=7)
+    result = cli("deploy", "install", url, "--allow-insecure", "--yes", expect=7)
     assert "openwebui.env" in result.output and "does not match manifest.json" in result.output
     assert not (quadlets / "ai-stack").exists()
 
@@ -203,3 +204,131 @@ def test_a_bundle_rebuilt_without_a_new_version_is_still_new(cli, repo, tmp_path
     make_bundle(repo.path, bundle)
     assert "Updated ai-stack" in cli("update", "--yes").output
     assert (quadlets / "ai-stack/openwebui.env").read_text() == "WEBUI_NAME=Renamed\n"
+
+
+def test_plain_http_is_refused_without_allow_insecure(
+    cli, static_site, quadlets, deployments, systemctl
+):
+    url, requests = static_site
+    result = cli("deploy", "install", url, "--yes", expect=7)
+    assert "plain http" in result.output and "--allow-insecure" in result.output
+    assert requests == []  # refused before any request
+    assert not quadlets.exists() and not deployments.exists() and systemctl.calls() == []
+
+
+def test_allow_insecure_is_kept_for_updates_and_only_for_manifests(cli, repo, static_site):
+    url, requests = static_site
+    cli("deploy", "install", url, "--allow-insecure", "--yes")
+    requests.clear()
+    assert "up to date" in cli("update", "--yes").output
+    assert requests == ["/manifest.json"]
+    result = cli("deploy", "install", str(repo.path), "--allow-insecure", "--yes", expect=7)
+    assert "only applies to manifest URLs" in result.output
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """Redirects /manifest.json to ``target``, or drips bytes forever."""
+
+    target = ""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/drip/manifest.json":
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                for _ in range(200):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            return
+        if self.path.startswith("/loop"):
+            self.send_response(302)
+            self.send_header("Location", f"/loop{len(self.path)}/manifest.json")
+            self.end_headers()
+            return
+        self.send_response(302)
+        self.send_header("Location", type(self).target)
+        self.end_headers()
+
+
+@pytest.fixture
+def hostile_site(static_site):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", static_site
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_redirect_to_another_host_is_refused(cli, hostile_site, quadlets):
+    base, (good_url, requests) = hostile_site
+    # 127.0.0.1:other-port is another origin: the same files, but not where the user pointed
+    _Hostile.target = good_url
+    result = cli(
+        "deploy", "install", base + "/manifest.json", "--allow-insecure", "--yes", expect=7
+    )
+    assert "redirects to another scheme or host" in result.output
+    assert requests == [] and not quadlets.exists()
+
+
+def test_redirect_loops_are_bounded(cli, hostile_site, quadlets):
+    base, _ = hostile_site
+    result = cli("deploy", "install", base + "/loop/manifest.json", "--allow-insecure", "--yes",
+                 expect=5)  # fmt: skip
+    assert "more than 3 redirects" in result.output and not quadlets.exists()
+
+
+def test_a_source_dripping_bytes_meets_the_total_time_limit(cli, hostile_site, monkeypatch):
+    from leger_plugin_deploy.sources import manifest_url
+
+    monkeypatch.setattr(manifest_url, "TOTAL_TIMEOUT", 1.0)
+    base, _ = hostile_site
+    started = time.monotonic()
+    result = cli("deploy", "install", base + "/drip/manifest.json", "--allow-insecure", "--yes",
+                 expect=5)  # fmt: skip
+    assert "took too long" in result.output
+    assert time.monotonic() - started < 5
+
+
+def test_a_git_fetch_bringing_in_too_much_is_stopped(cli, repo, monkeypatch, home, quadlets):
+    import os
+
+    from leger_plugin_deploy.sources import git
+
+    monkeypatch.setattr(git, "MAX_FETCH_BYTES", 1024 * 1024)
+    repo.commit("big", big__conf=os.urandom(3 * 1024 * 1024).hex())  # ~6 MB, incompressible
+    result = cli("deploy", "install", str(repo.path), "--yes", expect=7)
+    assert "the git fetch brought in more than 1 MiB" in result.output
+    assert not quadlets.exists()
+    cache = home / ".cache/leger/git"
+    assert not cache.exists() or list(cache.iterdir()) == []  # the partial fetch is gone
+
+
+def test_a_git_fetch_has_a_time_limit(cli, repo, monkeypatch, tmp_path, quadlets):
+    import os
+    import shutil
+
+    from leger_plugin_deploy.sources import git
+
+    slow = tmp_path / "slow-bin"
+    slow.mkdir()
+    real = shutil.which("git")
+    (slow / "git").write_text(
+        f'#!/bin/sh\ncase " $* " in *" fetch "*) sleep 30;; esac\nexec {real} "$@"\n'
+    )
+    (slow / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{slow}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(git, "TIMEOUT", 0.5)
+    started = time.monotonic()
+    result = cli("deploy", "install", str(repo.path), "--yes", expect=5)
+    assert "git fetch took longer than" in result.output
+    assert time.monotonic() - started < 5  # the sleeping helper was killed with git
+    assert not quadlets.exists()

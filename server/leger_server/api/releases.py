@@ -59,6 +59,7 @@ async def _upload_bundle(request: Request, user_uuid: str) -> JSONResponse:
             path,
             max_files=settings.max_bundle_files,
             max_unpacked=settings.max_bundle_unpacked,
+            time_limit=settings.max_bundle_seconds,
         )
         item = await run_in_threadpool(svc.releases.create_bundle, user_uuid, staged)
     finally:

@@ -1,12 +1,22 @@
 """The ``git`` release source: a shallow fetch into a cache, then ``git archive`` of the commit
-read through the same safe tar reader as bundles (so a symlink in the repository is refused)."""
+read through the same safe tar reader as bundles (so a symlink in the repository is refused).
+
+What a fetch may bring in is bounded: the cache may grow by at most :data:`MAX_FETCH_BYTES`
+during one fetch (watched while git runs; past it git is stopped and the cache dropped), each
+git command has :data:`TIMEOUT` seconds, and the checkout itself is read with the archive
+limits (:class:`leger_plugin_deploy.archive.Limits`: files, sizes, time).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +32,8 @@ _TRANSPORT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")  # git's <transport>::<ad
 _SCP = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)")
 _BRANCH = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}")
 TIMEOUT = 300.0
+MAX_FETCH_BYTES = 256 * 1024 * 1024  # growth of the cache during one fetch
+_POLL = 0.2
 
 
 def normalize_url(location: str) -> str:
@@ -74,6 +86,55 @@ def _git(*args: str, cwd: Path | None = None) -> str:
     return proc.stdout
 
 
+def _tree_bytes(root: Path) -> int:
+    total = 0
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            with contextlib.suppress(OSError):  # git renames and removes files as it goes
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def _fetch_bounded(cache: Path, *args: str) -> None:
+    """``git fetch ARGS`` in ``cache``, stopped (with everything it started) when the cache has
+    grown by more than MAX_FETCH_BYTES or TIMEOUT has passed."""
+    cmd = ["git", "-C", str(cache), "fetch", *args]
+    before = _tree_bytes(cache)
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+            stdin=subprocess.DEVNULL, start_new_session=True,  # its own group: killed as one
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise UnavailableError("git is not installed (needed for git release sources)") from None
+    too_big = ReleaseRefused(
+        f"refused: the git fetch brought in more than {MAX_FETCH_BYTES // 2**20} MiB"
+    )
+    while True:
+        try:
+            _out, err = proc.communicate(timeout=_POLL)
+            break
+        except subprocess.TimeoutExpired:
+            problem: LegerError | None = None
+            if _tree_bytes(cache) - before > MAX_FETCH_BYTES:
+                problem = too_big
+            elif time.monotonic() > deadline:
+                problem = UnavailableError(f"git fetch took longer than {TIMEOUT:.0f}s")
+            if problem is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # git and the helpers it started
+                proc.communicate()
+                shutil.rmtree(cache, ignore_errors=True)  # a cache: the next fetch starts over
+                raise problem from None
+    if _tree_bytes(cache) - before > MAX_FETCH_BYTES:  # done between two looks
+        shutil.rmtree(cache, ignore_errors=True)
+        raise too_big
+    if proc.returncode != 0:
+        lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+        raise UnavailableError(f"git fetch failed: {lines[-1] if lines else 'no output'}")
+
+
 def _ref(branch: str | None) -> str:
     if branch is None:
         return "HEAD"
@@ -124,8 +185,8 @@ class GitReleaseSource:
         ref = _ref(branch)
         report(f"Fetching {location} ({branch or 'default branch'}) …")
         try:
-            _git("fetch", "--depth=1", "--no-tags", "--quiet", "--", url,
-                 f"+{ref}:refs/leger/fetched", cwd=cache)  # fmt: skip
+            _fetch_bounded(cache, "--depth=1", "--no-tags", "--quiet", "--", url,
+                           f"+{ref}:refs/leger/fetched")  # fmt: skip
         except UnavailableError as exc:
             if "couldn't find remote ref" in str(exc):
                 raise NotFoundError(f"{location} has no branch {branch!r}") from None
