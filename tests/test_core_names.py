@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -88,6 +89,13 @@ def _name_rules() -> list[tuple[str, Callable[[str], bool], str]]:
     from leger_server.identity import IdentityClaim
     from leger_server.release_store import ReleaseStore, check_git_url
     from leger_server.secret_store import check_name as secret_name
+    from legerd.errors import BadRequest, StateError
+    from legerd.store import check_name as legerd_secret_name
+    from legerd.tokens import add_token
+
+    def legerd_token(name: str) -> object:
+        with tempfile.TemporaryDirectory() as state:
+            return add_token(Path(state), name)
 
     def services(table: dict[str, object]) -> object:
         config = Config(Path("config.toml"), {"services": {"web": table}})
@@ -191,6 +199,8 @@ def _name_rules() -> list[tuple[str, Callable[[str], bool], str]]:
             "team/key",
         ),
         ("server secret name", _raises(secret_name, InvalidInput), "nl"),
+        ("legerd secret name", _raises(legerd_secret_name, BadRequest), "team/openai key"),
+        ("legerd token name", _raises(legerd_token, StateError), "laptop"),
         ("server blob key", _raises(_check_key, ValueError), "bundles/u/1.tar.gz"),
         (
             "server bundle name",

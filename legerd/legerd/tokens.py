@@ -10,7 +10,7 @@ from legerd.access import hash_token, new_token
 from legerd.errors import StateError
 from legerd.fsutil import atomic_write
 
-TOKEN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+TOKEN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def tokens_path(state_dir: Path) -> Path:
@@ -27,7 +27,7 @@ def read_tokens(path: Path) -> dict[str, str]:
         if not line.strip() or line.startswith("#"):
             continue
         name, _, digest = line.partition(" ")
-        if not TOKEN_NAME.match(name) or not digest.startswith("sha256:"):
+        if not TOKEN_NAME.fullmatch(name) or not digest.startswith("sha256:"):
             raise StateError(f"{path}:{n}: expected 'NAME sha256:HEX'")
         tokens[name] = digest.strip()
     return tokens
@@ -40,7 +40,7 @@ def _write(path: Path, tokens: dict[str, str]) -> None:
 
 def add_token(state_dir: Path, name: str) -> str:
     """Make a token called ``name`` and return it (the only time it is ever visible)."""
-    if not TOKEN_NAME.match(name):
+    if not TOKEN_NAME.fullmatch(name):
         raise StateError("token names use letters, digits, _ . - (at most 64)")
     path = tokens_path(state_dir)
     tokens = read_tokens(path)
