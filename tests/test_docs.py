@@ -151,3 +151,24 @@ def test_docs_site_refuses_a_broken_link(tmp_path):
     )
     assert result.returncode != 0
     assert "no-such-page.md" in result.stderr
+
+
+def test_getting_started_runs_only_commands_the_demo_runs():
+    """Every leger, legerd and leger-server command of the getting-started page (program and
+    subcommand words) is one the demo runs, so the page cannot drift from what works."""
+    page = (ROOT / "docs/getting-started.md").read_text()
+    demo = "\n".join(p.read_text() for p in (ROOT / "scripts/demo_steps").glob("*.py"))
+    commands = []
+    for block in re.findall(r"```shell\n(.*?)```", page, re.S):
+        for line in block.splitlines():
+            for part in line.split("&&"):
+                words = part.split()
+                if words and words[0] in ("leger", "legerd", "leger-server"):
+                    sub = [w for w in words[1:3] if re.fullmatch(r"[a-z][a-z-]*", w)]
+                    commands.append([words[0], *sub[: 2 if words[0] == "leger" else 1]])
+    assert len(commands) >= 12
+    for program, *sub in commands:
+        # as the demo writes them: ["leger", "auth", "login", …] or [legerd, "install-units"]
+        # or str(BIN / "leger-server"), "serve"
+        pattern = rf'\b{re.escape(program)}"?\)?,\s*' + r",\s*".join(f'"{w}"' for w in sub)
+        assert re.search(pattern, demo), f"the demo never runs: {program} {' '.join(sub)}"
