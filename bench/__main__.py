@@ -13,6 +13,7 @@ BENCHES = {
     "start": "bench.bench_start",  # leger secrets fetch / driver lookup vs python -c pass
     "legerd": "bench.bench_legerd",  # /api/get req/s vs bare Starlette; RSS
     "server": "bench.bench_server",  # RSS growth during a 50 MB bundle upload
+    "server-load": "bench.bench_server_load",  # CLI calls' req/s, p99 vs bare Starlette
 }
 
 
