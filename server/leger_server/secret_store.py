@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
 
 from leger_server.crypto import DecryptError, Sealed, SecretCipher
-from leger_server.db import secrets
+from leger_server.db import read_connection, secrets
 from leger_server.errors import ApiError, Conflict, InvalidInput, NotFound, TooLarge
 from leger_server.users import iso, now
 
@@ -62,23 +62,14 @@ class SecretStore:
         return plain.decode("utf-8")
 
     def list(self, user_uuid: str, *, include_values: bool = False) -> list[dict[str, Any]]:
+        query = sa.select(secrets).where(secrets.c.user_uuid == user_uuid).order_by(secrets.c.name)
+        if not include_values:  # names and dates only: a read, no last_accessed to record
+            with read_connection(self.engine) as conn:
+                return [_meta(row) for row in conn.execute(query).mappings()]
         with self.engine.begin() as conn:
-            rows = (
-                conn.execute(
-                    sa.select(secrets)
-                    .where(secrets.c.user_uuid == user_uuid)
-                    .order_by(secrets.c.name)
-                )
-                .mappings()
-                .all()
-            )
-            out = []
-            for row in rows:
-                item = _meta(row)
-                if include_values:
-                    item["value"] = self._open(row)
-                out.append(item)
-            if include_values and rows:
+            rows = conn.execute(query).mappings().all()
+            out = [{**_meta(row), "value": self._open(row)} for row in rows]
+            if rows:
                 conn.execute(
                     secrets.update()
                     .where(secrets.c.user_uuid == user_uuid)
