@@ -173,12 +173,16 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / ticks
 
 
-def postgres_pids(cluster: Any) -> list[int]:
-    """The postmaster and its children (backends, writer, WAL writer, ...)."""
+def postgres_cpu_seconds(cluster: Any) -> float:
+    """CPU time of the whole PostgreSQL cluster so far: the postmaster, its live children
+    (backends, writers) and the children it has reaped (a backend that ended, its time moves
+    to the postmaster's cutime/cstime, so a difference of two readings stays right)."""
     if cluster is None:
-        return []
+        return 0.0
     postmaster = int((cluster.root / "data" / "postmaster.pid").read_text().split()[0])
-    return [postmaster, *_children(postmaster)]
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
+    return cpu_seconds([postmaster, *_children(postmaster)]) + reaped
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
@@ -311,18 +315,18 @@ def run_wrk(
     seconds: float,
     max_requests: int,
     pids: Sequence[int],
-    db_pids: Sequence[int] = (),
+    cluster: Any = None,
 ) -> Load:
     env = {**os.environ, "BENCH_METHOD": method, "BENCH_TOKEN": token or ""}
     cmd = [
         "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
         "-s", str(script), url, "--", str(max_requests),
     ]  # fmt: skip
-    cpu0, db0 = cpu_seconds(pids), cpu_seconds(db_pids)
+    cpu0, db0 = cpu_seconds(pids), postgres_cpu_seconds(cluster)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 30)
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu, db_cpu = cpu_seconds(pids) - cpu0, cpu_seconds(db_pids) - db0
+    cpu, db_cpu = cpu_seconds(pids) - cpu0, postgres_cpu_seconds(cluster) - db0
     client = (kids1.ru_utime - kids0.ru_utime) + (kids1.ru_stime - kids0.ru_stime)
     line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH ")), None)
     if out.returncode != 0 or line is None:
@@ -434,7 +438,7 @@ def measure(
                     seconds=seconds,
                     max_requests=args.max_requests,
                     pids=t[4],
-                    db_pids=postgres_pids(cluster),
+                    cluster=cluster,
                 )
 
             for t in targets if args.warmup else ():  # warm up: imports, pools, caches
