@@ -30,3 +30,4 @@ def test_server_load_bench_tiny(capsys: pytest.CaptureFixture[str]) -> None:
     for row in rows:
         rps = float(row.split(" | ")[3].replace(",", ""))
         assert rps > 0, row
+        assert row.split(" | ")[-1] == "0 |", row  # no request failed
