@@ -70,9 +70,19 @@ class SecretStore:
             rows = conn.execute(query).mappings().all()
             out = [{**_meta(row), "value": self._open(row)} for row in rows]
             if rows:
+                # Stamp the rows in one order, skipping any another request holds (a sync of
+                # the same account stamping them at this very moment). One UPDATE of all the
+                # user's rows locked them in the order it found them, so two syncs at once
+                # could deadlock on PostgreSQL: a 500 after a second's wait.
+                mine = (
+                    sa.select(secrets.c.secret_id)
+                    .where(secrets.c.user_uuid == user_uuid)
+                    .order_by(secrets.c.secret_id)
+                    .with_for_update(skip_locked=True)
+                )
                 conn.execute(
                     secrets.update()
-                    .where(secrets.c.user_uuid == user_uuid)
+                    .where(secrets.c.secret_id.in_(mine.scalar_subquery()))
                     .values(last_accessed=now())
                 )
             return out

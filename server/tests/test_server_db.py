@@ -82,3 +82,49 @@ def test_a_write_after_a_read_on_the_same_connection_is_still_atomic(database_ur
     with read_connection(engine) as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() == 0
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_secret_syncs_of_one_account_do_not_wait_on_each_other(postgres_cluster, tmp_path) -> None:
+    """``GET /api/secrets?include_values=true`` stamps last_accessed. While another request
+    holds one of the account's rows (another sync stamping it), a sync still answers at once
+    instead of waiting: two syncs at once used to deadlock on PostgreSQL (500 after 1 s)."""
+    import threading
+
+    from leger_server.identity import IdentityClaim
+    from leger_server.services import Services
+    from leger_server.settings import Settings
+
+    url = postgres_cluster.new_database()
+    svc = Services.build(
+        Settings.build(data_dir=tmp_path / "d", database_url=url, env={}, identity="dev")
+    )
+    migrate(svc.engine)
+    claim = {"user_id": "u1", "email": "u1@example.com", "tailnet": "t.ts.net"}
+    uid = svc.users.login(IdentityClaim.parse({**claim, "device_id": "d", "hostname": "h"}))[
+        "user_uuid"
+    ]
+    for i in range(3):
+        svc.secrets.put(uid, f"k{i}", f"value-{i}")
+    from leger_server.db import secrets
+
+    other = svc.engine.connect()
+    other.begin()
+    other.execute(  # another request holds k1's row until it ends
+        secrets.update().where(secrets.c.name == "k1").values(last_accessed=sa.func.now())
+    )
+    result: list[object] = []
+    sync = threading.Thread(
+        target=lambda: result.append(svc.secrets.list(uid, include_values=True)), daemon=True
+    )
+    sync.start()
+    sync.join(timeout=5)
+    finished = not sync.is_alive()
+    other.rollback()
+    other.close()
+    sync.join(timeout=30)
+    assert finished, "the sync waited for the other request's lock"
+    items = result[0]
+    assert isinstance(items, list)
+    assert [(s["name"], s["value"]) for s in items] == [(f"k{i}", f"value-{i}") for i in range(3)]
+    svc.engine.dispose()
