@@ -14,6 +14,7 @@ BENCHES = {
     "legerd": "bench.bench_legerd",  # /api/get req/s vs bare Starlette; RSS
     "server": "bench.bench_server",  # RSS growth during a 50 MB bundle upload
     "systemd": "bench.bench_systemd",  # systemctl start per strategy in the systemd machine
+    "server-load": "bench.bench_server_load",  # CLI calls' req/s, p99 vs bare Starlette
 }
 
 

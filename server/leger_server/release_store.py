@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from leger_server.blobs import BlobStore
 from leger_server.bundles import StagedBundle
-from leger_server.db import releases
+from leger_server.db import read_connection, releases
 from leger_server.errors import Conflict, InvalidInput, NotFound
 from leger_server.settings import Settings
 from leger_server.users import iso, now
@@ -91,7 +91,7 @@ class ReleaseStore:
         if name is not None:
             query = query.where(releases.c.name == name)
         query = query.order_by(releases.c.created_at, releases.c.version)
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             return [public_release(r) for r in conn.execute(query).mappings()]
 
     def _find(self, conn: sa.Connection, user_uuid: str, ref: str) -> RowMapping:
@@ -118,7 +118,7 @@ class ReleaseStore:
 
     def get(self, user_uuid: str, ref: str) -> dict[str, Any]:
         """``ref`` is a release id, a bundle version number, or ``latest``."""
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             return public_release(self._find(conn, user_uuid, ref))
 
     def blob_of(self, user_uuid: str, ref: str) -> dict[str, Any]:

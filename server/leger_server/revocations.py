@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from leger_server.db import revoked_tokens
+from leger_server.db import read_connection, revoked_tokens
 from leger_server.tokens import TokenClaims
 
 
@@ -37,7 +37,7 @@ class TokenRevocations:
             pass  # logged out already (twice, or two logouts at once): nothing more to do
 
     def is_revoked(self, token_id: str) -> bool:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             row = conn.execute(
                 sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == token_id)
             ).first()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
 
 from leger_server.crypto import DecryptError, Sealed, SecretCipher
-from leger_server.db import secrets
+from leger_server.db import read_connection, secrets
 from leger_server.errors import ApiError, Conflict, InvalidInput, NotFound, TooLarge
 from leger_server.users import iso, now
 
@@ -62,26 +62,27 @@ class SecretStore:
         return plain.decode("utf-8")
 
     def list(self, user_uuid: str, *, include_values: bool = False) -> list[dict[str, Any]]:
+        query = sa.select(secrets).where(secrets.c.user_uuid == user_uuid).order_by(secrets.c.name)
+        if not include_values:  # names and dates only: a read, no last_accessed to record
+            with read_connection(self.engine) as conn:
+                return [_meta(row) for row in conn.execute(query).mappings()]
         with self.engine.begin() as conn:
-            rows = (
-                conn.execute(
-                    sa.select(secrets)
+            rows = conn.execute(query).mappings().all()
+            out = [{**_meta(row), "value": self._open(row)} for row in rows]
+            if rows:
+                # Stamp the rows in one order, skipping any another request holds (a sync of
+                # the same account stamping them at this very moment). One UPDATE of all the
+                # user's rows locked them in the order it found them, so two syncs at once
+                # could deadlock on PostgreSQL: a 500 after a second's wait.
+                mine = (
+                    sa.select(secrets.c.secret_id)
                     .where(secrets.c.user_uuid == user_uuid)
-                    .order_by(secrets.c.name)
+                    .order_by(secrets.c.secret_id)
+                    .with_for_update(skip_locked=True)
                 )
-                .mappings()
-                .all()
-            )
-            out = []
-            for row in rows:
-                item = _meta(row)
-                if include_values:
-                    item["value"] = self._open(row)
-                out.append(item)
-            if include_values and rows:
                 conn.execute(
                     secrets.update()
-                    .where(secrets.c.user_uuid == user_uuid)
+                    .where(secrets.c.secret_id.in_(mine.scalar_subquery()))
                     .values(last_accessed=now())
                 )
             return out

@@ -20,7 +20,8 @@ Fixtures:
   more servers (other storage, other limits); each is stopped at the end of the test.
 
 Helpers: :func:`make_bundle` builds a valid bundle (``manifest.json`` with sha256 and sizes);
-:func:`bearer` makes an Authorization header.
+:func:`bearer` makes an Authorization header; :meth:`PostgresCluster.start` runs a private
+PostgreSQL cluster (the server tests' ``postgres_cluster`` fixture and ``bench/`` use it).
 
 Importing this module is cheap (it is loaded into every pytest run of the repository): nothing
 heavy is imported until a fixture is used.
@@ -228,6 +229,83 @@ class RunningServer:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _as_postgres(*args: str) -> None:
+    """Run a PostgreSQL tool as the postgres user (initdb refuses to run as root)."""
+    import shlex
+
+    subprocess.run(
+        ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(args)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+class PostgresCluster:
+    """A private PostgreSQL 15 cluster on 127.0.0.1 in its own temporary directory, started
+    by :meth:`start` (initdb and pg_ctl as the postgres user) and removed by :meth:`stop`."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root = root
+        self.port = port
+        self.count = 0
+
+    def __repr__(self) -> str:
+        return f"PostgresCluster(127.0.0.1:{self.port})"
+
+    @classmethod
+    def start(cls, *, port: int | None = None, fsync: bool = False) -> PostgresCluster:
+        """``fsync=False`` (the tests' choice) trades crash safety for speed; a benchmark of
+        reads may keep it."""
+        import shutil
+        import tempfile
+
+        if not (PG_BIN / "initdb").exists():
+            raise RuntimeError("PostgreSQL 15 is not installed (apt-get install postgresql)")
+        root = Path(tempfile.mkdtemp(prefix="leger-pg-", dir="/tmp"))
+        try:
+            shutil.chown(root, "postgres")
+            os.chmod(root, 0o700)
+            port = port or free_port()
+            data = root / "data"
+            _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+            options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+            if not fsync:
+                options += " -c fsync=off"
+            _as_postgres(
+                str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
+                "-o", options, "start",
+            )  # fmt: skip
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        return cls(root, port)
+
+    def stop(self) -> None:
+        import shutil
+
+        data = self.root / "data"
+        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def new_database(self) -> str:
+        """A new, empty database; its URL."""
+        import psycopg
+
+        self.count += 1
+        name = f"leger_test_{self.count}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
 
 class TailscaleAPIStandIn:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
 
-from leger_server.db import users
+from leger_server.db import read_connection, users
 from leger_server.errors import InvalidInput, NotFound
 from leger_server.identity import IdentityClaim
 
@@ -141,7 +141,7 @@ class UserStore:
         return int(generation)
 
     def get(self, user_uuid: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             row = (
                 conn.execute(sa.select(users).where(users.c.user_uuid == user_uuid))
                 .mappings()

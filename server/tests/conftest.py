@@ -11,7 +11,7 @@ import pytest
 
 from leger_server.app import create_app
 from leger_server.settings import Settings
-from leger_server.testing import make_bundle
+from leger_server.testing import PG_BIN, PostgresCluster, make_bundle
 
 # Starlette 1.x suggests another HTTP client for its TestClient; httpx works and is what the
 # rest of Leger uses.
@@ -58,8 +58,6 @@ def login() -> Callable[..., str]:
 
 # --- real PostgreSQL and S3 (seaweedfs), one each per test session --------------------------
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
 
 def _free_port_pair() -> int:
     """A free port whose +10000 neighbour is free too (seaweedfs puts gRPC there)."""
@@ -80,63 +78,16 @@ def _free_port_pair() -> int:
     raise RuntimeError("no free port pair")
 
 
-class PostgresCluster:
-    def __init__(self, root: Path, port: int) -> None:
-        self.root = root
-        self.port = port
-        self.count = 0
-
-    def new_database(self) -> str:
-        import psycopg
-
-        self.count += 1
-        name = f"leger_test_{self.count}"
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
-
-    @property
-    def admin_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-
-def _as_postgres(*args: str) -> None:
-    import shlex
-    import subprocess
-
-    subprocess.run(
-        ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(args)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """A private PostgreSQL 15 cluster on 127.0.0.1 (initdb as the postgres user)."""
-    import os
-    import shutil
-    import tempfile
-
     if not (PG_BIN / "initdb").exists():
         pytest.fail("PostgreSQL 15 is not installed (apt-get install postgresql)")
-    root = Path(tempfile.mkdtemp(prefix="leger-pg-", dir="/tmp"))
-    shutil.chown(root, "postgres")
-    os.chmod(root, 0o700)
-    port = _free_port_pair()
-    data = root / "data"
-    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
-    _as_postgres(
-        str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
-        "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
-        "start",
-    )  # fmt: skip
+    cluster = PostgresCluster.start()
     try:
-        yield PostgresCluster(root, port)
+        yield cluster
     finally:
-        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.stop()
 
 
 class S3Server:
