@@ -40,3 +40,10 @@ def leger_identity(config: Config) -> dict[str, Any] | None:
     from leger_plugin_cloud.tailscale import tailscale_identity
 
     return tailscale_identity(config)
+
+
+@hookimpl
+def leger_deployment_changed(leger: Any, event: dict[str, Any]) -> str | None:
+    from leger_plugin_cloud.deployments import report
+
+    return report(event)
