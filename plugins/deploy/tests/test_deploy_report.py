@@ -88,6 +88,8 @@ def test_a_failed_unit_is_reported_as_not_active(cli, account, repo, systemctl):
     assert dep["units"]["litellm.service"] == "failed"
     assert dep["units_not_active"] == ["litellm.service"]
     assert dep["release_name"] is None and dep["source"] == "local git repository"
+    where = cli("releases", "where").output
+    assert "alice-laptop  stack  " in where and "litellm.service failed" in where
 
 
 def test_reporting_can_be_turned_off(cli, account, repo):
