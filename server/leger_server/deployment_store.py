@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
@@ -38,9 +39,14 @@ _LOCAL = re.compile(r"^(?:/|~|\.{1,2}/|\.{1,2}$|file:)", re.IGNORECASE)
 
 
 def public_source(kind: str, source: str) -> str:
-    """``source`` unless it is a local path or ``file:`` URL (then a description without it)."""
+    """``source`` unless it is a local path or ``file:`` URL (then a description without it);
+    a URL's user, password, query and fragment are dropped (where tokens hide)."""
     if _LOCAL.match(source) or "\\" in source:
         return f"local {kind} repository" if kind == "git" else LOCAL_SOURCE.format(kind=kind)
+    if "://" in source:
+        parts = urlsplit(source)
+        netloc = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     return source
 
 

@@ -81,6 +81,16 @@ def test_a_local_path_is_never_stored(shared_server, fresh_user, source):
     assert "alice" not in listed and 'stack"' not in listed.replace("ai-stack", "")
 
 
+def test_credentials_in_a_url_are_never_stored(shared_server, fresh_user):
+    token = shared_server.login(fresh_user)
+    source = "https://alice:ghp_s3cret@git.example.com/me/stack.git?token=t0k#frag"
+    with shared_server.api(token) as api:
+        got = api.post("/api/deployments", json={**REPORT, "source": source}).json()["data"]
+        listed = api.get("/api/deployments").text
+    assert got["source"] == "https://git.example.com/me/stack.git"
+    assert "s3cret" not in listed and "t0k" not in listed
+
+
 @pytest.mark.parametrize(
     "change",
     [
