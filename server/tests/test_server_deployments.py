@@ -158,3 +158,30 @@ def test_the_device_is_the_one_tailscale_named_at_login(
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["data"]["device_id"] == "n2929CNTRL"
+
+
+def test_migration_0005_reshapes_deployments_and_goes_back(storage, tmp_path):
+    import sqlalchemy as sa
+
+    from leger_server.db import current_revision, deployments, make_engine, migrate
+
+    url = storage["database"] or f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url)
+    try:
+        migrate(engine, "0004")
+        old = {c["name"] for c in sa.inspect(engine).get_columns("deployments")}
+        assert "status" in old and "version" not in old
+        migrate(engine)
+        assert current_revision(engine) == "0005"
+        new = {c["name"] for c in sa.inspect(engine).get_columns("deployments")}
+        assert new == {c.name for c in deployments.columns}  # db.py matches the migration
+
+        from alembic import command
+
+        from leger_server.db import _alembic_config
+
+        command.downgrade(_alembic_config(engine), "0004")
+        back = {c["name"] for c in sa.inspect(engine).get_columns("deployments")}
+        assert back == old
+    finally:
+        engine.dispose()
