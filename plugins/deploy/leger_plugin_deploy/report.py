@@ -86,13 +86,12 @@ def deployment_changed(
     """Call ``leger_deployment_changed`` with the deployment's state now (``systemctl`` None:
     it has no units any more, e.g. removed); each plugin's failure is one note."""
     try:
-        if not enabled(leger, note):
-            return
+        hook = leger.pm.hook.leger_deployment_changed
+        if not hook.get_hookimpls() or not enabled(leger, note):
+            return  # no plugin listens: not even systemctl is asked
         units = sorted(set(dep.units.values()))
         states = systemctl.states(units) if systemctl is not None else {}
-        results = leger.pm.hook.leger_deployment_changed(
-            leger=leger, event=event_of(dep, event, states)
-        )
+        results = hook(leger=leger, event=event_of(dep, event, states))
     except Exception as exc:  # the deploy already succeeded: this must not turn it into a failure
         note(f"{dep.name} was not reported: {type(exc).__name__}")
         return
