@@ -113,6 +113,22 @@ def leger_status(leger: Leger) -> list[StatusCheck] | None:
 
 
 @hookspec
+def leger_deployment_changed(leger: Leger, event: dict[str, Any]) -> str | None:
+    """Told after ``leger deploy install|rollback|remove`` or ``leger update`` changed (or, for
+    an update with nothing new, checked) a deployment; the cloud plugin reports it to the
+    account so the web UI shows what runs where.
+
+    ``event`` holds ``event`` (install, update, rollback, remove or check), ``name``,
+    ``release_name`` (the account's release, or None), ``version``, ``source_kind``,
+    ``source`` (a URL; a local path is already replaced by e.g. "local git repository"),
+    ``units`` (unit name to systemd's state) and ``at`` (UTC, ISO 8601). Every
+    implementation is called. Return None, or one line for the user when your part failed
+    (shown as a note; the deploy itself has succeeded). Be quick (bound network calls with a
+    short timeout) and do not raise. Not called when config ``[deploy] report = false``.
+    """
+
+
+@hookspec
 def leger_register_fast_backends(register: Callable[..., None]) -> None:
     """Give a secret backend a fast entry for the container-start path:
     ``register("setec", "leger_plugin_setec.client:client_from_config", ["legerd.socket"])``.

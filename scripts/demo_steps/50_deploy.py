@@ -137,3 +137,5 @@ def run(demo: Demo) -> None:
     demo.sh(["leger", "deploy", "install", "ai-stack", "--yes"], env=env)
     _systemctl_calls(demo)
     demo.sh(["leger", "deploy", "list"], env=env)
+    demo.say("Each change was reported to the account (the web UI shows it too): what runs where.")
+    demo.sh(["leger", "releases", "where"], env=env)

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leger_server import accesslog
-from leger_server.api import auth, health, releases, secrets
+from leger_server.api import auth, deployments, health, releases, secrets
 from leger_server.db import migrate
 from leger_server.errors import ApiError
 from leger_server.http import error_response
@@ -114,6 +114,7 @@ def api_routes() -> list[BaseRoute]:
         *auth.routes,
         *secrets.routes,
         *releases.routes,
+        *deployments.routes,
     ]
 
 

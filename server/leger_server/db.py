@@ -130,7 +130,35 @@ login_codes = sa.Table(
     sa.Column("token_generation", sa.Integer, nullable=False),
 )
 
+# What runs where (migration 0005): one row per account, device and deployment name, written
+# by the CLI's report after each install, update, rollback or remove (``POST /api/deployments``).
+# ``device_id``/``hostname`` come from the token's login identity, never from the report.
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "user_uuid",
+        sa.String(36),
+        sa.ForeignKey("users.user_uuid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("device_id", sa.String(128), nullable=False),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),  # install, update, rollback, remove
+    sa.Column("release_name", sa.String(128)),
+    sa.Column("version", sa.String(128), nullable=False),
+    sa.Column("source_kind", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(2048), nullable=False),  # never a local path
+    sa.Column("units", sa.JSON, nullable=False),  # unit name -> systemd's state
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("user_uuid", "device_id", "name", name="uq_deployment_device_name"),
+)
+
 sa.Index("idx_users_tailnet", users.c.tailnet)
+sa.Index("idx_deployments_user", deployments.c.user_uuid)
 sa.Index("idx_login_codes_expires", login_codes.c.expires_at)
 sa.Index("idx_release_user", releases.c.user_uuid)
 sa.Index("idx_revoked_tokens_expires", revoked_tokens.c.expires_at)

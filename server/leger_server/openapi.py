@@ -57,6 +57,38 @@ def openapi_document() -> dict[str, Any]:
             "description": {"type": "string", "maxLength": 1024},
         },
     }
+    deployment = {"$ref": "#/components/schemas/Deployment"}
+    deployment_report = {
+        "type": "object",
+        "required": ["name", "event", "version", "source_kind", "source"],
+        "description": "What a device reports of one of its deployments. The device is the "
+        "token's (its login's), never a field here.",
+        "properties": {
+            "name": {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"},
+            "event": {
+                "type": "string",
+                "enum": ["install", "update", "rollback", "remove", "check"],
+            },
+            "release_name": {
+                "type": "string",
+                "nullable": True,
+                "pattern": "^[A-Za-z0-9_.-]{1,128}$",
+            },
+            "version": {"type": "string", "maxLength": 128},
+            "source_kind": {"type": "string", "enum": ["git", "bundle", "manifest"]},
+            "source": {
+                "type": "string",
+                "maxLength": 2048,
+                "description": "A URL; a local path or file: URL is stored as 'local git "
+                "repository' (or 'local bundle/manifest source').",
+            },
+            "units": {
+                "type": "object",
+                "description": "systemd unit name to its state (active, failed, ...)",
+                "additionalProperties": {"type": "string"},
+            },
+        },
+    }
     secured: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.0.3",
@@ -106,6 +138,24 @@ def openapi_document() -> dict[str, Any]:
                         "created_at": {"type": "string"},
                         "updated_at": {"type": "string"},
                         "value": {"type": "string"},
+                    },
+                },
+                "Deployment": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "device_id": {"type": "string"},
+                        "hostname": {"type": "string"},
+                        "name": {"type": "string"},
+                        "event": {"type": "string"},
+                        "release_name": {"type": "string", "nullable": True},
+                        "version": {"type": "string"},
+                        "source_kind": {"type": "string"},
+                        "source": {"type": "string"},
+                        "units": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "units_not_active": {"type": "array", "items": {"type": "string"}},
+                        "created_at": {"type": "string"},
+                        "updated_at": {"type": "string", "description": "last report"},
                     },
                 },
                 "Release": {
@@ -308,6 +358,40 @@ def openapi_document() -> dict[str, Any]:
                 "delete": {
                     "security": secured,
                     "responses": {"200": _ok("deleted"), **AUTH_ERRORS},
+                },
+            },
+            "/api/deployments": {
+                "get": {
+                    "security": secured,
+                    "summary": "The account's deployments on every device (what runs where)",
+                    "parameters": [
+                        {"name": "release", "in": "query", "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": _ok(
+                            "deployments",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "deployments": {"type": "array", "items": deployment}
+                                },
+                            },
+                        ),
+                        **AUTH_ERRORS,
+                    },
+                },
+                "post": {
+                    "security": secured,
+                    "summary": "Report a deployment of the token's device (upsert by device and "
+                    "name); the bearer header only, the session cookie cannot write",
+                    "requestBody": _json_body(deployment_report),
+                    "responses": {
+                        "200": _ok("the recorded deployment", deployment),
+                        "403": ERROR,
+                        "413": ERROR,
+                        "415": ERROR,
+                        **AUTH_ERRORS,
+                    },
                 },
             },
             "/api/releases/{ref}/download": {

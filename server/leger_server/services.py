@@ -11,6 +11,7 @@ from starlette.requests import Request
 from leger_server.blobs import BlobStore, open_blob_store
 from leger_server.crypto import SecretCipher
 from leger_server.db import make_engine
+from leger_server.deployment_store import DeploymentStore
 from leger_server.identity import IdentityVerifier, make_verifier
 from leger_server.login_codes import LoginCodes
 from leger_server.ratelimit import RateLimiter
@@ -29,6 +30,7 @@ class Services:
     users: UserStore
     secrets: SecretStore
     releases: ReleaseStore
+    deployments: DeploymentStore
     blobs: BlobStore
     tokens: TokenService
     revocations: TokenRevocations
@@ -51,6 +53,7 @@ class Services:
             users=users,
             secrets=SecretStore(engine, cipher, max_value=settings.max_secret_value),
             releases=ReleaseStore(engine, blobs, settings),
+            deployments=DeploymentStore(engine),
             blobs=blobs,
             tokens=TokenService(settings.keys.jwt_secret, days=settings.token_days),
             revocations=TokenRevocations(engine),

@@ -95,9 +95,15 @@ def token_state(svc: Services, claims: TokenClaims) -> tuple[bool, dict[str, Any
 
 
 def issue_for(
-    svc: Services, user: dict[str, Any], generation: int, *, expires_at: int | None = None
+    svc: Services,
+    user: dict[str, Any],
+    generation: int,
+    *,
+    expires_at: int | None = None,
+    identity: IdentityClaim | None = None,
 ) -> str:
-    """A token for ``user`` (the API's user object) under the account's current generation."""
+    """A token for ``user`` (the API's user object) under the account's current generation;
+    a login's token also names the device of ``identity`` (what deployment reports use)."""
     return svc.tokens.issue(
         user_uuid=user["user_uuid"],
         tailscale_user_id=user["tailscale_user_id"],
@@ -105,6 +111,8 @@ def issue_for(
         tailnet=user["tailnet"],
         generation=generation,
         expires_at=expires_at,
+        device_id=identity.device_id if identity else None,
+        hostname=identity.hostname if identity else None,
     )
 
 
@@ -113,4 +121,4 @@ def log_in(svc: Services, identity: IdentityClaim) -> tuple[dict[str, Any], str]
     Blocking (database)."""
     user = svc.users.login(identity)
     _, generation = svc.users.get_with_generation(user["user_uuid"])
-    return user, issue_for(svc, user, generation)
+    return user, issue_for(svc, user, generation, identity=identity)

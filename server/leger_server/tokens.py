@@ -27,6 +27,10 @@ class TokenClaims:
     expires_at: int
     token_id: str  # the jti: what logging this token out records
     generation: int = 0  # the account's token generation at issue ("log out everywhere")
+    # The device the login came from, as the identity verifier learned it from the connection
+    # (empty for a browser session, and for tokens issued before devices were recorded).
+    device_id: str = ""
+    hostname: str = ""
 
 
 class TokenService:
@@ -46,6 +50,8 @@ class TokenService:
         tailnet: str,
         generation: int = 0,
         expires_at: int | None = None,
+        device_id: str | None = None,
+        hostname: str | None = None,
     ) -> str:
         """A new token; it expires after the configured lifetime, or at ``expires_at`` if that
         is sooner (a browser session never outlives the CLI token it came from)."""
@@ -61,6 +67,9 @@ class TokenService:
             "jti": secrets.token_urlsafe(16),
             "gen": generation,
         }
+        if device_id:
+            payload["dev"] = device_id
+            payload["host"] = hostname or ""
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> TokenClaims:
@@ -89,6 +98,8 @@ class TokenService:
                 expires_at=int(payload["exp"]),
                 token_id=str(payload["jti"]),
                 generation=int(payload.get("gen", 0)),
+                device_id=str(payload.get("dev", "")),
+                hostname=str(payload.get("host", "")),
             )
         except (TypeError, ValueError):
             raise Unauthorized("malformed token claims") from None

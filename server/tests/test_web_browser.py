@@ -460,3 +460,81 @@ def test_sign_in_with_tailscale_needs_no_cli(
         expect(page.locator("#profile-email")).to_have_text("alice@github")
     finally:
         ctx.close()
+
+
+STAND_IN_SYSTEMCTL = """#!{python}
+# systemd is not PID 1 here: a stand-in that says every unit is active, except those listed
+# in $FAKE_SYSTEMCTL_FAILED (is-active prints "failed" for them, like systemctl).
+import os, sys
+words = [a for a in sys.argv[1:] if a != "--user"]
+if words and words[0] == "is-active":
+    failed = os.environ.get("FAKE_SYSTEMCTL_FAILED", "").split()
+    print("failed" if words[-1] in failed else "active")
+    sys.exit(3 if words[-1] in failed else 0)
+"""
+
+
+def test_the_deployed_version_shows_per_device_after_leger_deploy_install(
+    page: Page, server: RunningServer, tmp_path: Path
+) -> None:
+    import shutil
+
+    user_id = unique("where")
+    env = _cli_env(tmp_path, user_id)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(STAND_IN_SYSTEMCTL.format(python=sys.executable))
+    systemctl.chmod(stat.S_IRWXU)
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{env['PATH']}",
+        LEGER_QUADLET_DIR=str(tmp_path / "quadlets"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="Leger Test",
+        GIT_AUTHOR_EMAIL="test@leger.invalid",
+        GIT_COMMITTER_NAME="Leger Test",
+        GIT_COMMITTER_EMAIL="test@leger.invalid",
+    )
+    repo = tmp_path / "ai-stack"
+    shutil.copytree(ROOT / "examples", repo)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "v1"]):
+        subprocess.run(["git", "-C", str(repo), *args], env=env, check=True)
+    head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], env=env, check=True, capture_output=True
+    ).stdout.decode()[:12]
+
+    for args in (
+        ["auth", "login", "--server", server.url],
+        ["releases", "create", "ai-stack", "--git-url", repo.as_uri(), "--branch", "main"],
+        ["deploy", "install", "ai-stack", "--yes"],
+    ):
+        done = leger(env, *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert "note:" not in done.stderr  # reported without a hitch
+    # Later the device checks in (nothing new) with one unit down.
+    done = leger({**env, "FAKE_SYSTEMCTL_FAILED": "openwebui.service"}, "update", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    log_in(page, server, user_id)
+    nav(page, "Releases")
+    card = page.get_by_role("listitem").filter(has_text="ai-stack")
+    expect(card.locator(".runs-on")).to_contain_text(f"web-laptop · {head}")
+    expect(card.locator(".runs-on")).to_contain_text("1 not active")
+    shoot(page, "14-releases-runs-on")
+
+    card.get_by_role("link", name="Edit ai-stack").click()
+    row = page.locator("#release-deployments tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(0)).to_have_text("web-laptop")
+    expect(row.locator("code.version")).to_have_text(head)
+    expect(row.locator(".units")).to_have_text("openwebui.service: failed")
+    expect(page.locator("#release-deployments")).not_to_contain_text(str(tmp_path))
+    shoot(page, "15-release-where-it-runs")
+
+    nav(page, "Settings")
+    device = page.locator("#device-deployments tbody tr")
+    expect(device).to_have_count(1)
+    expect(device).to_contain_text("web-laptop")
+    expect(device).to_contain_text(head)
+    expect(device.locator("time")).not_to_have_text("never")
+    shoot(page, "16-settings-devices")

@@ -49,3 +49,10 @@ def leger_status(leger: Leger) -> list[StatusCheck]:
     from leger_plugin_cloud.status import account_status
 
     return [account_status()]
+
+
+@hookimpl
+def leger_deployment_changed(leger: Any, event: dict[str, Any]) -> str | None:
+    from leger_plugin_cloud.deployments import report
+
+    return report(event)

@@ -288,6 +288,22 @@ class CloudClient:
 
     download = download_release
 
+    # --- deployments (what runs where) --------------------------------------------------
+
+    def report_deployment(self, report: dict[str, Any]) -> dict[str, Any]:
+        """``POST /api/deployments``: this device's deployment (the server takes the device
+        from the token's login)."""
+        data: dict[str, Any] = self._request(
+            "POST", "/api/deployments", json=report, what="the deployment report"
+        )
+        return data
+
+    def list_deployments(self, release: str | None = None) -> list[dict[str, Any]]:
+        params = {"release": release} if release else None
+        data = self._request("GET", "/api/deployments", params=params, what="deployments")
+        items: list[dict[str, Any]] = data["deployments"]
+        return items
+
     # --- plumbing -----------------------------------------------------------------------
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -1,4 +1,4 @@
-"""``leger releases list|show|create|upload|download`` against your account."""
+"""``leger releases list|show|create|upload|download|where`` against your account."""
 
 from __future__ import annotations
 
@@ -69,6 +69,37 @@ def list_cmd(leger: Any, name: str | None, as_json: bool) -> None:
         return
     for r in items:
         click.echo(_line(r))
+
+
+@releases_group.command(name="where")
+@click.argument("release", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@click.pass_obj
+def where_cmd(leger: Any, release: str | None, as_json: bool) -> None:
+    """What runs where: every device's deployments (of RELEASE, or all) as last reported."""
+    with _client(leger) as client:
+        items = client.list_deployments(release)
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo("No device has reported a deployment yet.")
+        return
+    for d in items:
+        version = d["version"][:12] if len(d["version"]) >= 40 else d["version"]
+        down = d["units_not_active"]
+        units = (
+            "removed"
+            if d["event"] == "remove"
+            else ", ".join(f"{u} {d['units'][u]}" for u in down)
+            if down
+            else f"{len(d['units'])} units active"
+        )
+        release_name = d["release_name"] or d["source"]
+        click.echo(
+            f"{d['hostname']}  {d['name']}  {version}  ({release_name})  "
+            f"{d['event']} {d['updated_at']}  {units}"
+        )
 
 
 @releases_group.command(name="show")

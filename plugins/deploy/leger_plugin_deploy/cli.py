@@ -20,6 +20,17 @@ def _deployer(leger: Leger) -> Deployer:
     return Deployer(leger, echo=click.echo, progress=lambda m: click.echo(m, err=True))
 
 
+def _note(message: str) -> None:
+    click.echo(f"note: {message}", err=True)
+
+
+def _report(deployer: Deployer, dep: Deployment, event: str, *, removed: bool = False) -> None:
+    from leger_plugin_deploy.report import deployment_changed
+
+    systemctl = None if removed else deployer.installer.systemctl
+    deployment_changed(deployer.leger, dep, event, systemctl, _note)
+
+
 def _recover(deployer: Deployer) -> None:
     for note in deployer.installer.recover():
         click.echo(f"note: {note}", err=True)
@@ -50,6 +61,8 @@ def run_plan(deployer: Deployer, plan: Plan, *, yes: bool, dry_run: bool) -> boo
     """Show, ask, apply. Returns whether anything was applied."""
     if plan.up_to_date:
         click.echo(f"{plan.name} is up to date ({short(plan.new.version)}).")
+        if plan.old is not None:
+            _report(deployer, plan.old, "check")
         return False
     show_plan(deployer, plan, contents=True)
     if dry_run:
@@ -60,6 +73,7 @@ def run_plan(deployer: Deployer, plan: Plan, *, yes: bool, dry_run: bool) -> boo
         return False
     state = deployer.installer.apply(plan)
     _summary(deployer, plan, state)
+    _report(deployer, state, plan.action)
     return True
 
 
@@ -179,6 +193,7 @@ def update_command(leger: Leger, name: str | None, force: bool, dry_run: bool, y
                 if plan is None or plan.up_to_date:
                     dep = deployer.store.get(each)
                     click.echo(f"{each} is up to date ({dep.short_version}).")
+                    _report(deployer, dep, "check")
                     continue
                 updated += run_plan(deployer, plan, yes=yes, dry_run=dry_run)
             except LegerError as exc:
@@ -230,6 +245,7 @@ def remove_command(leger: Leger, name: str, yes: bool) -> None:
             return
         units = deployer.remove(dep.name)
     click.echo(f"Removed {name}" + (f"; stopped {', '.join(units)}" if units else ""))
+    _report(deployer, dep, "remove", removed=True)
 
 
 def _row(deployer: Deployer, dep: Deployment) -> dict[str, Any]:

@@ -152,7 +152,9 @@ class Deployer:
         version: str | None = None, force: bool = False, allow_insecure: bool = False,
     ) -> Plan:  # fmt: skip
         kind, location = detect_source(spec, kind)
+        account_release: str | None = None
         if kind == "bundle" and location.startswith(SERVER_PREFIX):
+            account_release = location[len(SERVER_PREFIX) :]
             kind, location, branch = self._server_release(location, branch)
         if kind == "git":
             location = _absolute_if_local(location)
@@ -184,7 +186,10 @@ class Deployer:
             source = {"kind": kind, "location": location, "options": options}
             if old is not None and old.source != source:
                 self.progress(f"  note: {final!r} was installed from {_describe(old.source)}")
-            return self._build(final, source, fetched, old, force)
+            plan = self._build(final, source, fetched, old, force)
+            if kind == "git" and account_release:  # what runs where: report the release too
+                plan.new.metadata["release"] = account_release
+            return plan
 
     def _server_release(self, location: str, branch: str | None) -> tuple[str, str, str | None]:
         """A release of the account: a git source is installed from its URL and branch."""
@@ -210,7 +215,10 @@ class Deployer:
         with tempfile.TemporaryDirectory(prefix="leger-stage-", dir=_staging_root()) as tmp:
             fetched = self._fetch(kind, location, options, Path(tmp) / "release", dep)
             source = {"kind": kind, "location": location, "options": options}
-            return self._build(name, source, fetched, dep, force)
+            plan = self._build(name, source, fetched, dep, force)
+            if "release" in dep.metadata:  # the account's release it was installed as
+                plan.new.metadata["release"] = dep.metadata["release"]
+            return plan
 
     def plan_rollback(self, name: str, force: bool = False) -> Plan:
         dep = self.store.get(name)

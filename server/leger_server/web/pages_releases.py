@@ -23,6 +23,29 @@ def deploy_command(name: str) -> str:
     return f"leger deploy install {name}"
 
 
+def runs_on(release: dict[str, Any], deployments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reported deployments of ``release``: those naming it, and for a git release those
+    installed straight from its URL."""
+    return [
+        d
+        for d in deployments
+        if d["release_name"] == release["name"]
+        or (
+            d["release_name"] is None
+            and release["kind"] == "git"
+            and d["source_kind"] == "git"
+            and d["source"] == release.get("git_url")
+        )
+    ]
+
+
+async def _deployments(request: Request, user: User) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = await run_in_threadpool(
+        services(request).deployments.list, user["user_uuid"]
+    )
+    return items
+
+
 def _field_of(exc: ApiError) -> str:
     """Which form field an error from the release store is about."""
     if isinstance(exc, Conflict) or exc.code == "invalid_name":
@@ -64,7 +87,7 @@ def _body(form: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-def _render_form(
+async def _render_form(
     request: Request,
     user: User,
     *,
@@ -84,6 +107,7 @@ def _render_form(
             "errors": errors or {},
             "message": {"created": "Release created.", "1": "Release saved."}.get(saved or ""),
             "command": deploy_command(values.get("name") or "release-name"),
+            "deployments": runs_on(release, await _deployments(request, user)) if release else [],
         },
         status=status,
         user=user,
@@ -94,13 +118,17 @@ def _render_form(
 async def list_releases(request: Request, user: User) -> Response:
     items = await run_in_threadpool(services(request).releases.list, user["user_uuid"])
     items.sort(key=lambda r: r["updated_at"] or "", reverse=True)
+    deployments = await _deployments(request, user)
     message = "Release deleted." if request.query_params.get("deleted") else None
     return render(
         request,
         "releases.html",
         {
             "title": "Releases",
-            "releases": [{**r, "command": deploy_command(r["name"])} for r in items],
+            "releases": [
+                {**r, "command": deploy_command(r["name"]), "deployments": runs_on(r, deployments)}
+                for r in items
+            ],
             "message": message,
         },
         user=user,
@@ -109,7 +137,7 @@ async def list_releases(request: Request, user: User) -> Response:
 
 @page
 async def new_release(request: Request, user: User) -> Response:
-    return _render_form(request, user, release=None, values={"git_branch": "main"})
+    return await _render_form(request, user, release=None, values={"git_branch": "main"})
 
 
 @action
@@ -125,7 +153,7 @@ async def create_release(request: Request, user: User, form: dict[str, str]) -> 
             errors = {_field_of(exc): _message_of(exc, body)}
         else:
             return redirect(f"/releases/{item['id']}?saved=created")
-    return _render_form(request, user, release=None, values=body, errors=errors, status=400)
+    return await _render_form(request, user, release=None, values=body, errors=errors, status=400)
 
 
 async def _secret_names(request: Request, user: User) -> set[str]:
@@ -139,7 +167,7 @@ async def show_release(request: Request, user: User) -> Response:
         services(request).releases.get, user["user_uuid"], request.path_params["ref"]
     )
     if release["kind"] == "git":
-        return _render_form(request, user, release=release, values=release)
+        return await _render_form(request, user, release=release, values=release)
     manifest = release.get("manifest") or {}
     files = [f for f in manifest.get("files", []) if isinstance(f, dict)]
     services_list = [
@@ -156,6 +184,7 @@ async def show_release(request: Request, user: User) -> Response:
             "services": services_list,
             "secrets": [(name, name in have) for name in release["secrets_required"]],
             "command": deploy_command(release["name"]),
+            "deployments": runs_on(release, await _deployments(request, user)),
         },
         user=user,
     )
@@ -177,7 +206,9 @@ async def update_release(request: Request, user: User, form: dict[str, str]) -> 
             errors = {_field_of(exc): _message_of(exc, body)}
         else:
             return redirect(f"/releases/{release['id']}?saved=1")
-    return _render_form(request, user, release=release, values=body, errors=errors, status=400)
+    return await _render_form(
+        request, user, release=release, values=body, errors=errors, status=400
+    )
 
 
 @action

@@ -1,4 +1,5 @@
-"""``/settings``: email, tailnet, the Leger user id (copyable) and the display name (≤ 32)."""
+"""``/settings``: email, tailnet, the devices and what they run (the CLI's deployment reports),
+the Leger user id (copyable) and the display name (≤ 32)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from leger_server.web.guard import User, action, page
 from leger_server.web.render import redirect, render
 
 
-def _render_settings(
+async def _render_settings(
     request: Request,
     user: User,
     *,
@@ -22,6 +23,7 @@ def _render_settings(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
+    deployments = await run_in_threadpool(services(request).deployments.list, user["user_uuid"])
     return render(
         request,
         "settings.html",
@@ -31,6 +33,7 @@ def _render_settings(
             "max_length": DISPLAY_NAME_MAX,
             "error": error,
             "message": "Display name saved." if request.query_params.get("saved") else None,
+            "deployments": deployments,
         },
         status=status,
         user=user,
@@ -39,7 +42,7 @@ def _render_settings(
 
 @page
 async def settings_page(request: Request, user: User) -> Response:
-    return _render_settings(request, user)
+    return await _render_settings(request, user)
 
 
 @action
@@ -50,7 +53,9 @@ async def save_settings(request: Request, user: User, form: dict[str, str]) -> R
             services(request).users.set_display_name, user["user_uuid"], name or None
         )
     except InvalidInput as exc:
-        return _render_settings(request, user, display_name=name, error=exc.message, status=400)
+        return await _render_settings(
+            request, user, display_name=name, error=exc.message, status=400
+        )
     return redirect("/settings?saved=1")
 
 

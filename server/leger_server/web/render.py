@@ -56,6 +56,13 @@ def _size(value: int | None) -> str:
     return f"{value} bytes"
 
 
+def _short_version(value: str | None) -> str:
+    """A git commit as its first 12 hex digits (as ``leger deploy`` shows it), else as is."""
+    if value and len(value) >= 40 and all(c in "0123456789abcdef" for c in value):
+        return value[:12]
+    return value or "?"
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
@@ -65,6 +72,7 @@ def _environment() -> Environment:
     )
     env.filters["when"] = _when
     env.filters["size"] = _size
+    env.filters["short_version"] = _short_version
     return env
 
 
