@@ -43,6 +43,15 @@ if what == "health":
 elif what == "login":
     out = call("POST", "/api/auth/cli", {"user_id": "u1", "email": "u1@example.com",
                "tailnet": "example.ts.net", "device_id": "dev-u1", "hostname": "h"})
+elif what == "tslogin":
+    # From a tailnet member's address (a loopback alias here): the server asks tailscaled.
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", 8420, timeout=5,
+                                      source_address=(sys.argv[2], 0))
+    conn.request("POST", "/api/auth/cli", body=json.dumps({"hostname": "h"}),
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    out = resp.status, json.loads(resp.read())
 elif what == "put":
     out = call("POST", "/api/secrets/" + sys.argv[3], {"value": sys.argv[4]}, sys.argv[2])
 elif what == "get":
@@ -180,3 +189,66 @@ def test_dev_identity_generates_keys_into_the_state_directory(machine: Machine) 
     first = machine.exec(["sha256sum", keys]).stdout
     keeps_data_across_restart_and_crash(machine)
     assert machine.exec(["sha256sum", keys]).stdout == first
+
+
+STAND_IN = """\
+import signal, time
+from leger_server.testing import LocalAPIStandIn
+
+api = LocalAPIStandIn("/run/tailscale/tailscaled.sock")
+api.add_member("127.0.0.2", login="alice@example.com", user_id=7, node_id=70)
+api.start()
+import os
+os.chmod(api.socket_path, 0o666)  # as tailscaled makes it: it decides per peer (SO_PEERCRED)
+signal.sigwait([signal.SIGTERM])
+api.stop()
+"""
+
+
+def test_tailscale_identity_reaches_tailscaleds_socket_from_the_sandbox(
+    machine: Machine,
+) -> None:
+    """--identity tailscale under DynamicUser and ProtectSystem=strict: the login is identified
+    by WhoIs over /var/run/tailscale/tailscaled.sock (a stand-in of tailscaled's LocalAPI, run
+    by root like tailscaled), with no extra setting in the unit."""
+    prepare(machine)
+    machine.write("/usr/local/lib/fake-tailscaled.py", STAND_IN)
+    machine.exec(
+        [
+            "systemd-run", "--unit", "fake-tailscaled", "-p", "Type=exec",
+            "-p", "RuntimeDirectory=tailscale", "-p", "RuntimeDirectoryMode=0755",
+            sys.executable, "/usr/local/lib/fake-tailscaled.py",
+        ]
+    )  # fmt: skip
+    machine.wait_for("test -S /run/tailscale/tailscaled.sock")
+    machine.exec([SERVER, "install-unit", "--identity", "tailscale", "--new-keys"])
+    start(machine)
+    assert probe(machine, "health")["body"]["identity"] == "tailscale"
+    login = probe(machine, "tslogin", "127.0.0.2")
+    assert login["status"] == 200, login
+    assert login["body"]["data"]["user"]["email"] == "alice@example.com"
+    # An address tailscaled does not know is no one.
+    stranger = probe(machine, "tslogin", "127.0.0.3")
+    assert stranger["status"] == 401, stranger
+    assert stranger["body"]["error"]["code"] == "not_a_tailnet_peer"
+
+
+QUADLET = Path(__file__).resolve().parents[2] / "server" / "container" / "leger-server.container"
+
+
+def test_quadlet_generates_a_unit_that_verifies(machine: Machine) -> None:
+    """The quadlet in server/container/ is read by podman 5's own generator (no image is
+    built here: there is no registry for its python base image)."""
+    machine.write("/etc/containers/systemd/leger-server.container", QUADLET.read_text())
+    dry = machine.exec(["/usr/libexec/podman/quadlet", "-dryrun"], check=False)
+    assert dry.returncode == 0, dry.stderr
+    assert "leger-server.service" in dry.stdout, dry.stdout + dry.stderr
+    assert "--network host" in dry.stdout and "--read-only" in dry.stdout
+    assert "--secret leger-server-jwt-secret,type=env,target=LEGER_SERVER_JWT_SECRET" in dry.stdout
+    machine.systemctl("daemon-reload")
+    unit = machine.systemctl("cat", "leger-server.service").stdout
+    assert "ExecStart=/usr/bin/podman run" in unit
+    generated = "/run/systemd/generator/leger-server.service"
+    verify = machine.exec(["systemd-analyze", "verify", generated], check=False)
+    assert verify.returncode == 0, verify.stderr
+    assert "leger-server.service" not in verify.stderr, verify.stderr
