@@ -170,7 +170,7 @@ def test_unit_with_keys_from_its_env_file(machine: Machine) -> None:
     )
     assert score, security.stdout[-2000:]
     print(f"systemd-analyze security leger-server.service: {score.group(1)}")
-    assert float(score.group(1)) <= 2.0, security.stdout
+    assert float(score.group(1)) <= 1.5, security.stdout
 
     # A clean stop is not a failure.
     machine.systemctl("stop", "leger-server")
