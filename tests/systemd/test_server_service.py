@@ -89,7 +89,9 @@ def start(machine: Machine) -> None:
     wait_healthy(machine)
 
 
-def keeps_data_across_restart_and_crash(machine: Machine) -> None:
+def keeps_data_across_restart_and_crash(machine: Machine) -> str:
+    """A login and a secret made before ``systemctl restart`` and a ``kill -9`` are there
+    after both. Returns the token."""
     login = probe(machine, "login")
     assert login["status"] == 200, login
     token = login["body"]["data"]["token"]
@@ -120,6 +122,7 @@ def keeps_data_across_restart_and_crash(machine: Machine) -> None:
     assert int(machine.systemctl("show", "-P", "NRestarts", "leger-server").stdout) >= 1
     got = probe(machine, "get", token, "openai_api_key")
     assert got["body"]["data"]["value"] == "sk-before-restart"
+    return str(token)
 
 
 def test_unit_with_keys_from_its_env_file(machine: Machine) -> None:
@@ -187,8 +190,26 @@ def test_dev_identity_generates_keys_into_the_state_directory(machine: Machine) 
     keys = "/var/lib/private/leger-server/keys.json"
     assert machine.exec(["stat", "-c", "%a", keys]).stdout.strip() == "600"
     first = machine.exec(["sha256sum", keys]).stdout
-    keeps_data_across_restart_and_crash(machine)
+    token = keeps_data_across_restart_and_crash(machine)
     assert machine.exec(["sha256sum", keys]).stdout == first
+
+    # Admin commands run as the service's own (dynamic) user, on its state directory, as
+    # docs/server.md says: rotate-key adds a key to keys.json and re-encrypts the secret.
+    machine.systemctl("stop", "leger-server")
+    rotate = machine.exec(
+        [
+            "systemd-run", "--wait", "--pipe", "--collect", "-p", "DynamicUser=yes",
+            "-p", "StateDirectory=leger-server", "-p", f"EnvironmentFile={ENV_FILE}",
+            SERVER, "rotate-key", "--data-dir", "/var/lib/leger-server",
+        ],
+        check=False,
+    )  # fmt: skip
+    assert rotate.returncode == 0, rotate.stdout + rotate.stderr
+    assert "re-encrypted 1 secret(s) with key k2" in rotate.stdout
+    machine.systemctl("start", "leger-server")
+    wait_healthy(machine)
+    got = probe(machine, "get", token, "openai_api_key")
+    assert got["body"]["data"]["value"] == "sk-before-restart"
 
 
 STAND_IN = """\
