@@ -336,10 +336,10 @@ def install_unit(
 ) -> None:
     """Write leger-server.service for this installation (its own path, a venv's too).
 
-    A hardened unit: DynamicUser, StateDirectory=leger-server (the data dir), ProtectSystem=
-    strict; keys come from the env file, never the unit. An installation under /home or /root
-    gets ProtectHome=read-only. Then: systemctl daemon-reload && systemctl enable --now
-    leger-server"""
+    A hardened unit: DynamicUser, StateDirectory=leger-server as the data dir,
+    ProtectSystem=strict; keys come from the env file, never the unit. An installation under
+    /home or /root gets ProtectHome=read-only. Then: systemctl daemon-reload && systemctl
+    enable --now leger-server"""
     from leger_core.fsutil import atomic_write
     from leger_core.sdunits import closed_to_others, installation_paths
     from leger_server.units import DEFAULT_DIR, UNIT_NAME, new_keys_env, render, server_command
