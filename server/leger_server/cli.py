@@ -1,4 +1,4 @@
-"""``leger-server`` command line: serve, migrate, rotate-key, install-unit."""
+"""``leger-server`` command line: serve, migrate, rotate-key, install-unit, health."""
 
 from __future__ import annotations
 
@@ -389,6 +389,38 @@ def install_unit(
             err=True,
         )
     click.echo("Start it with: systemctl daemon-reload && systemctl enable --now leger-server")
+
+
+@main.command(name="health")
+@click.option(
+    "--host",
+    envvar="LEGER_SERVER_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="The server's address (0.0.0.0 and :: are asked on loopback).",
+)
+@click.option("--port", envvar="LEGER_SERVER_PORT", default=8420, show_default=True, type=int)
+@click.option(
+    "--wait",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Keep asking up to this many seconds until it answers.",
+)
+def health_command(host: str, port: int, wait: float) -> None:
+    """Ask a running server's /health; exit 1 unless it answers healthy (the unit's
+    ExecStartPost= and the container's health check)."""
+    from leger_server.healthcheck import health_url, wait_healthy
+
+    url = health_url(host, port)
+    answer = wait_healthy(url, wait)
+    if answer is None:
+        click.echo(f"leger-server: not healthy at {url}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"leger-server {answer.get('version', '?')}: healthy at {url} "
+        f"(identity {answer.get('identity', '?')})"
+    )
 
 
 if __name__ == "__main__":

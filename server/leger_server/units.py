@@ -36,6 +36,8 @@ After=network-online.target tailscaled.service
 Wants=network-online.target
 
 [Service]
+# exec + a health check: `systemctl start` returns once the server serves /health (it does not
+# speak sd_notify), so units ordered After=leger-server.service find it answering.
 Type=exec
 # Read by systemd as root before it drops privileges: the server's own user cannot read the
 # file, only the variables it sets (LEGER_SERVER_JWT_SECRET, LEGER_SERVER_ENCRYPTION_KEYS,
@@ -43,6 +45,7 @@ Type=exec
 Environment=LEGER_SERVER_HOST={host} LEGER_SERVER_PORT={port} LEGER_SERVER_IDENTITY={identity}
 EnvironmentFile={env_file}
 ExecStart={exec_start} serve --data-dir /var/lib/leger-server --host ${{LEGER_SERVER_HOST}} --port ${{LEGER_SERVER_PORT}}
+ExecStartPost={exec_start} health --host ${{LEGER_SERVER_HOST}} --port ${{LEGER_SERVER_PORT}} --wait 60
 Restart=on-failure
 RestartSec=2s
 # A user that exists only while the service runs; its data (SQLite, blobs, dev keys) lives

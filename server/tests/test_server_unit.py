@@ -10,7 +10,9 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -225,3 +227,34 @@ def test_container_files_keep_keys_out(name: str) -> None:
     text = (CONTAINER / name).read_text()
     assert "LEGER_SERVER_JWT_SECRET=" not in text
     assert "LEGER_SERVER_ENCRYPTION_KEYS=" not in text
+
+
+def test_health_answers_for_a_serving_server(leger_server: Any) -> None:
+    port = leger_server.url.rsplit(":", 1)[1]
+    proc = run_cli("health", "--port", port)
+    assert proc.returncode == 0, proc.stderr
+    assert f"healthy at http://127.0.0.1:{port}/health" in proc.stdout
+    # The unit's ExecStartPost= passes the listen address; 0.0.0.0 is asked on loopback.
+    assert run_cli("health", "--host", "0.0.0.0", "--port", port).returncode == 0
+
+
+def test_health_fails_clearly_when_nothing_answers() -> None:
+    from leger_server.testing import free_port
+
+    port = str(free_port())
+    started = time.monotonic()
+    proc = run_cli("health", "--port", port, "--wait", "1")
+    took = time.monotonic() - started
+    assert proc.returncode == 1
+    assert f"not healthy at http://127.0.0.1:{port}/health" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert 0.9 <= took < 10  # it kept asking for the time given, then gave up
+
+
+def test_health_url_for_each_listen_address() -> None:
+    from leger_server.healthcheck import health_url
+
+    assert health_url("0.0.0.0", 1) == "http://127.0.0.1:1/health"
+    assert health_url("::", 2) == "http://[::1]:2/health"
+    assert health_url("fd7a:115c:a1e0::1", 3) == "http://[fd7a:115c:a1e0::1]:3/health"
+    assert health_url("100.64.0.1", 4) == "http://100.64.0.1:4/health"

@@ -83,10 +83,17 @@ def wait_healthy(machine: Machine, timeout: float = 30) -> None:
     machine.wait_for(f"python3 {PROBE} health | grep -q '\"status\": 200'", timeout=timeout)
 
 
+def assert_serving(machine: Machine) -> None:
+    """Right after `systemctl start/restart` returned: no waiting, since the unit's
+    ExecStartPost= (leger-server health --wait) holds the start until /health answers."""
+    answer = probe(machine, "health")
+    assert answer["status"] == 200 and answer["body"]["status"] == "healthy", answer
+
+
 def start(machine: Machine) -> None:
     machine.systemctl("daemon-reload")
     machine.systemctl("enable", "--now", "leger-server.service")
-    wait_healthy(machine)
+    assert_serving(machine)
 
 
 def keeps_data_across_restart_and_crash(machine: Machine) -> str:
@@ -101,7 +108,7 @@ def keeps_data_across_restart_and_crash(machine: Machine) -> str:
 
     before = main_pid(machine)
     machine.systemctl("restart", "leger-server")
-    wait_healthy(machine)
+    assert_serving(machine)
     assert main_pid(machine) != before
     # The same token (same keys), the same account, the secret decrypted with the same keys.
     got = probe(machine, "get", token, "openai_api_key")
@@ -207,7 +214,7 @@ def test_dev_identity_generates_keys_into_the_state_directory(machine: Machine) 
     assert rotate.returncode == 0, rotate.stdout + rotate.stderr
     assert "re-encrypted 1 secret(s) with key k2" in rotate.stdout
     machine.systemctl("start", "leger-server")
-    wait_healthy(machine)
+    assert_serving(machine)
     got = probe(machine, "get", token, "openai_api_key")
     assert got["body"]["data"]["value"] == "sk-before-restart"
 
