@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 from pathlib import Path
 
+# Shared with leger-server's install-unit; re-exported here for legerd's callers.
+from leger_core.sdunits import (
+    HOME_ROOTS,
+    exec_line,
+    installation_command,
+    installation_paths,
+    under_home,
+)
+from leger_core.sdunits import (
+    protect_home as protect_home_for,
+)
+
+__all__ = ["HOME_ROOTS", "UNIT_NAME", "default_dir", "installation_paths", "render", "under_home"]
+
 UNIT_NAME = "legerd.service"
-# Home directories, hidden by ProtectHome=yes: an installation under one of them needs
-# ProtectHome=read-only, or systemd's legerd cannot even start its interpreter.
-HOME_ROOTS = ("/home", "/root", "/run/user")
 DOCS = "https://github.com/leger-dev/leger/blob/main/docs/legerd.md"
 
 SYSTEM_TEMPLATE = """\
@@ -98,26 +108,7 @@ WantedBy=default.target
 def legerd_command() -> list[str]:
     """How this installation starts legerd: its console script beside the interpreter (a venv's
     bin/), else this interpreter with ``-m legerd``."""
-    script = Path(sys.executable).parent / "legerd"
-    if os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-m", "legerd"]
-
-
-def installation_paths(command: list[str]) -> list[str]:
-    """Every path legerd needs to read to start: the command, the interpreter it resolves to,
-    and the directories Python imports from (an editable install's checkout included)."""
-    paths = [command[0], os.path.realpath(command[0]), sys.prefix, sys.base_prefix]
-    paths += [p for p in sys.path if p and os.path.isabs(p)]
-    return paths
-
-
-def under_home(paths: list[str]) -> bool:
-    return any(
-        os.path.realpath(p) == root or os.path.realpath(p).startswith(root + "/")
-        for p in paths
-        for root in HOME_ROOTS
-    )
+    return installation_command("legerd", "legerd")
 
 
 def render(*, user: bool, command: list[str] | None = None, protect_home: str | None = None) -> str:
@@ -126,8 +117,8 @@ def render(*, user: bool, command: list[str] | None = None, protect_home: str | 
     ``read-only`` lets legerd start while still keeping it from writing there."""
     cmd = command or legerd_command()
     if protect_home is None:
-        protect_home = "read-only" if under_home(installation_paths(cmd)) else "yes"
-    exec_start = shlex.join(cmd).replace("%", "%%")  # systemd expands % specifiers
+        protect_home = protect_home_for(cmd)
+    exec_start = exec_line(cmd)  # % and $ escaped: systemd expands both
     where = cmd[0] if len(cmd) == 1 else shlex.join(cmd)
     template = USER_TEMPLATE if user else SYSTEM_TEMPLATE
     return template.format(exec_start=exec_start, protect_home=protect_home, docs=DOCS, where=where)

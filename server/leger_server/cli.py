@@ -1,4 +1,4 @@
-"""``leger-server`` command line: serve, migrate, rotate-key."""
+"""``leger-server`` command line: serve, migrate, rotate-key, install-unit, health."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -290,6 +291,136 @@ def rotate_key(
     migrate(engine)
     count = SecretStore(engine, SecretCipher(keys)).reencrypt_all()
     click.echo(f"re-encrypted {count} secret(s) with key {keys.active_key}")
+
+
+@main.command(name="install-unit")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write leger-server.service here (default: /etc/systemd/system).",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="/etc/leger-server/leger-server.env",
+    show_default=True,
+    help="The environment file the unit reads keys and settings from (0600, root).",
+)
+@click.option(
+    "--identity",
+    type=click.Choice(["tailscale", "tailscale-serve", "dev"]),
+    default="tailscale",
+    show_default=True,
+    help="The unit's default identity mode (LEGER_SERVER_IDENTITY in the env file wins).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8420, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--new-keys",
+    is_flag=True,
+    help="Create the env file with fresh keys if it does not exist (an existing one is kept).",
+)
+@click.option(
+    "--dry-run", "--print", "dry_run", is_flag=True, help="Print the unit; write nothing."
+)
+def install_unit(
+    directory: Path | None,
+    env_file: Path,
+    identity: str,
+    host: str,
+    port: int,
+    new_keys: bool,
+    dry_run: bool,
+) -> None:
+    """Write leger-server.service for this installation (its own path, a venv's too).
+
+    A hardened unit: DynamicUser, StateDirectory=leger-server as the data dir,
+    ProtectSystem=strict; keys come from the env file, never the unit. An installation under
+    /home or /root gets ProtectHome=read-only. Then: systemctl daemon-reload && systemctl
+    enable --now leger-server"""
+    from leger_core.fsutil import atomic_write
+    from leger_core.sdunits import closed_to_others, installation_paths
+    from leger_server.units import DEFAULT_DIR, UNIT_NAME, new_keys_env, render, server_command
+
+    try:
+        text = render(host=host, port=port, identity=identity, env_file=env_file)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if dry_run:
+        click.echo(text, nl=False)
+        return
+    target = (directory or DEFAULT_DIR) / UNIT_NAME
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, text.encode(), mode=0o644)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
+    click.echo(f"Wrote {target}")
+    if new_keys and not env_file.exists():
+        try:
+            env_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # O_EXCL: keys someone wrote in the meantime are never replaced.
+            fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(new_keys_env())
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {env_file}: {exc.strerror}") from None
+        click.echo(
+            f"Wrote fresh keys to {env_file} (keep a copy: without them the secrets "
+            "stored are lost)"
+        )
+    elif new_keys:
+        click.echo(f"Kept the keys in {env_file} (it exists)")
+    elif not env_file.exists():
+        click.echo(
+            f"Note: {env_file} does not exist; systemd will not start the unit without it. "
+            "Run again with --new-keys, or write LEGER_SERVER_JWT_SECRET and "
+            "LEGER_SERVER_ENCRYPTION_KEYS there (mode 0600).",
+            err=True,
+        )
+    closed = closed_to_others(installation_paths(server_command()))
+    if closed:
+        click.echo(
+            f"Warning: the service's own user cannot reach {', '.join(closed)} (not readable "
+            "or searchable by others), so it cannot start from this installation: install it "
+            "where others can read (/opt, /usr/local), or open those directories (chmod o+x).",
+            err=True,
+        )
+    click.echo("Start it with: systemctl daemon-reload && systemctl enable --now leger-server")
+
+
+@main.command(name="health")
+@click.option(
+    "--host",
+    envvar="LEGER_SERVER_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="The server's address (0.0.0.0 and :: are asked on loopback).",
+)
+@click.option("--port", envvar="LEGER_SERVER_PORT", default=8420, show_default=True, type=int)
+@click.option(
+    "--wait",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Keep asking up to this many seconds until it answers.",
+)
+def health_command(host: str, port: int, wait: float) -> None:
+    """Ask a running server's /health; exit 1 unless it answers healthy (the unit's
+    ExecStartPost= and the container's health check)."""
+    from leger_server.healthcheck import health_url, wait_healthy
+
+    url = health_url(host, port)
+    answer = wait_healthy(url, wait)
+    if answer is None:
+        click.echo(f"leger-server: not healthy at {url}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"leger-server {answer.get('version', '?')}: healthy at {url} "
+        f"(identity {answer.get('identity', '?')})"
+    )
 
 
 if __name__ == "__main__":
