@@ -30,7 +30,8 @@ def leger_status(leger: Leger) -> list[StatusCheck]:
         try:
             plans[service] = leger.secret_plan(service)
         except LegerError as exc:
-            checks.append(_check(service, ok=False, summary=exc.message, action=exc.hint))
+            action = exc.hint or "leger plugins lists the backends installed here"
+            checks.append(_check(service, ok=False, summary=exc.message, action=action))
     held, errors = _list_backends(leger, {b for plan in plans.values() for _, b, _ in plan})
     for service, plan in plans.items():
         checks.append(_service_check(service, plan, held, errors))
