@@ -13,13 +13,23 @@ missing declaration; a user's ``pip install`` of one wheel does not (see test_wh
 from __future__ import annotations
 
 import ast
+import concurrent.futures
 import functools
+import http.client
 import importlib.metadata
+import os
 import re
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 import tomllib
-from collections.abc import Iterator
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -295,3 +305,241 @@ def test_wheels_keep_every_subpackage():
         if "py-modules" in setuptools:
             continue
         assert isinstance(setuptools.get("packages"), dict), dist.name
+
+
+# --- the built wheels, each installed alone into an empty venv ----------------------------
+
+# What users install: every distribution but the dev-only test kit and the tutorial's example.
+SHIPPED = [d for d in DISTRIBUTIONS if d.name not in {"leger-testkit", "leger-plugin-example"}]
+FIRST_PARTY = {normalize(d.name): d for d in SHIPPED}
+
+
+def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=600, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every shipped distribution's wheel, built once per session from a copy of exactly what
+    its pyproject.toml ships (an in-tree build/ could keep a deleted module in the wheel)."""
+    sources = tmp_path_factory.mktemp("wheel-sources")
+    out = tmp_path_factory.mktemp("wheels")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for dist in SHIPPED:
+        copy = sources / normalize(dist.name)
+        copy.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            if (dist.root / name).exists():
+                shutil.copy2(dist.root / name, copy / name)
+        for top in dist.packages:
+            shutil.copytree(dist.root / top, copy / top, ignore=ignore)
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    built = _run([*pip_wheel, "-q", "-w", str(out), *sorted(str(p) for p in sources.iterdir())])
+    assert built.returncode == 0, built.stderr
+    return out
+
+
+def _closure(name: str) -> list[str]:
+    """``name``'s first-party dependencies, recursively (not ``name`` itself)."""
+    seen: list[str] = []
+    todo = [r for r in FIRST_PARTY[name].requires if r in FIRST_PARTY]
+    while todo:
+        dep = todo.pop()
+        if dep not in seen:
+            seen.append(dep)
+            todo += [r for r in FIRST_PARTY[dep].requires if r in FIRST_PARTY]
+    return seen
+
+
+def _wheel(wheelhouse: Path, name: str) -> Path:
+    (found,) = wheelhouse.glob(f"{name.replace('-', '_')}-*.whl")
+    return found
+
+
+def _install_alone(wheelhouse: Path, root: Path, name: str) -> Path:
+    """An empty venv with ``name``'s wheel: its first-party dependencies from ``wheelhouse``
+    only (never an index's same-named project), its third-party ones from the package index."""
+    venv = root / name
+    made = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    assert made.returncode == 0, made.stderr
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin/python"), "install", "-q"]
+    first_party = [str(_wheel(wheelhouse, dep)) for dep in _closure(name)]
+    if first_party:
+        step = _run([*pip, "--no-index", "--no-deps", *first_party])
+        assert step.returncode == 0, step.stderr
+    step = _run([*pip, "--find-links", str(wheelhouse), str(_wheel(wheelhouse, name))])
+    assert step.returncode == 0, f"pip install {name}: {step.stderr}"
+    return venv
+
+
+@pytest.fixture(scope="session")
+def alone(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """distribution → a venv holding only it (and what it declares); installed in parallel."""
+    root = tmp_path_factory.mktemp("venvs")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {n: pool.submit(_install_alone, wheelhouse, root, n) for n in FIRST_PARTY}
+        return {n: f.result() for n, f in futures.items()}
+
+
+@pytest.mark.slow
+def test_the_deploy_wheel_holds_its_sources_subpackage(wheelhouse: Path):
+    with zipfile.ZipFile(_wheel(wheelhouse, "leger-plugin-deploy")) as whl:
+        assert "leger_plugin_deploy/sources/__init__.py" in whl.namelist()
+
+
+@pytest.mark.slow
+def test_only_declared_first_party_distributions_are_installed(alone: dict[str, Path]):
+    for name, venv in alone.items():
+        infos = venv.glob("lib/python*/site-packages/*.dist-info")
+        installed = {normalize(info.name.split("-")[0]) for info in infos}
+        assert installed & set(FIRST_PARTY) == {name, *_closure(name)}, name
+
+
+def _user(tmp_path: Path) -> dict[str, str]:
+    """A fresh user: private home, no config, no legerd (its socket does not exist)."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEGER", "VIRTUAL_ENV"))}
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_STATE_HOME=str(home / ".state"),
+        XDG_DATA_HOME=str(home / ".local/share"),
+        XDG_RUNTIME_DIR=str(tmp_path / "run"),
+        LEGERD_SOCKET=str(tmp_path / "no-legerd.sock"),
+    )
+    (tmp_path / "run").mkdir(mode=0o700)
+    return env
+
+
+# plugin distribution → (its entry point name, commands to run after `leger plugins`: argv and
+# what the output must say, with the exit code). Each is real and offline.
+PLUGIN_CHECKS: dict[str, tuple[str, list[tuple[list[str], int, str]]]] = {
+    "leger-plugin-setec": ("setec", [(["local", "list"], 5, "legerd is not running at")]),
+    "leger-plugin-podman": (
+        "podman",
+        # Alone, the driver has no backend to read: it says which one it needs.
+        [(["driver", "lookup"], 4, "unknown secret backend 'setec'")],
+    ),
+    "leger-plugin-envfile": (
+        "envfile",
+        [
+            (["config", "set", "services.app.secrets", '["openai_api_key"]'], 0, "Set "),
+            (["quadlet", "snippet", "app"], 0, "EnvironmentFile=%t/leger/app.env"),
+            (["secrets", "fetch", "app"], 4, "unknown secret backend 'setec'"),
+        ],
+    ),
+    "leger-plugin-initscript": (
+        "initscript",
+        [
+            (["config", "set", "services.app.secrets", '["openai_api_key"]'], 0, "Set "),
+            (["inject", "initscript", "app"], 0, "PodmanArgs=--entrypoint /run/leger/init.sh"),
+            (["local", "list"], 5, "legerd is not running at"),
+        ],
+    ),
+    "leger-plugin-cloud": ("cloud", [(["auth", "status"], 6, "not logged in")]),
+    "leger-plugin-deploy": (
+        "deploy",
+        [(["deploy", "validate", str(ROOT / "examples")], 0, "examples: valid")],
+    ),
+    "leger-plugin-pass": ("pass", [(["status"], 0, "config  ok")]),
+}
+
+
+@pytest.mark.slow
+def test_every_plugin_distribution_is_checked():
+    plugins = {n for n in FIRST_PARTY if n.startswith("leger-plugin-")}
+    assert plugins == set(PLUGIN_CHECKS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PLUGIN_CHECKS))
+def test_plugin_wheel_alone_works(name: str, alone: dict[str, Path], tmp_path: Path):
+    entry, commands = PLUGIN_CHECKS[name]
+    leger = str(alone[name] / "bin/leger")
+    env = _user(tmp_path)
+    listed = _run([leger, "plugins"], env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith(f"{entry}  ({name} 0.1.0)"), listed.stdout
+    for argv, code, says in commands:
+        proc = _run([leger, *argv], env={**env, "SECRET_ID": "0123456789abcdef012345678"})
+        assert (proc.returncode, says in proc.stdout + proc.stderr) == (code, True), (
+            argv,
+            proc.stdout,
+            proc.stderr,
+        )
+        assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_core_wheel_alone_lists_no_plugins(alone: dict[str, Path], tmp_path: Path):
+    proc = _run([str(alone["leger"] / "bin/leger"), "plugins"], env=_user(tmp_path))
+    assert (proc.returncode, proc.stdout) == (0, "No plugins installed.\n")
+
+
+def _health_over_unix(path: Path) -> tuple[int, bytes]:
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(str(path))
+
+    conn = UnixConnection("legerd", timeout=10)
+    try:
+        conn.request("GET", "/health")
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def _serve_until_healthy(
+    argv: list[str], env: dict[str, str], ask: Callable[[], tuple[int, bytes]]
+) -> tuple[int, bytes]:
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                return ask()
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                    raise AssertionError(f"{argv[0]} did not serve /health:\n{out}") from None
+                time.sleep(0.1)
+    finally:
+        if proc.poll() is None:  # only the daemon this test started, by its PID
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.mark.slow
+def test_legerd_wheel_alone_serves_health(alone: dict[str, Path], tmp_path: Path):
+    run_dir = Path(tempfile.mkdtemp(prefix="legerd-", dir="/tmp"))  # a short socket path
+    try:
+        sock = run_dir / "legerd.sock"
+        argv = [str(alone["legerd"] / "bin/legerd"), "serve"]
+        argv += ["--state-dir", str(tmp_path / "state"), "--socket", str(sock)]
+        status, body = _serve_until_healthy(argv, _user(tmp_path), lambda: _health_over_unix(sock))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    assert status == 200, body
+
+
+@pytest.mark.slow
+def test_leger_server_wheel_alone_serves_health(alone: dict[str, Path], tmp_path: Path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def ask() -> tuple[int, bytes]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as resp:
+            return resp.status, resp.read()
+
+    argv = [str(alone["leger-server"] / "bin/leger-server"), "serve", "--identity", "dev"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp_path / "data")]
+    status, body = _serve_until_healthy(argv, _user(tmp_path), ask)
+    assert status == 200, body

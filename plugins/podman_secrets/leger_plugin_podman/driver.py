@@ -88,8 +88,11 @@ def unwrap(data: bytes) -> bytes:
 def lookup(open_backend: Callable[[str], Any], storage: str, sid: str) -> bytes:
     """The data of podman secret ``sid``, kept in backend ``storage``; a reference is read
     from its backend now (a reference without a backend: from ``storage``)."""
+    # Opened outside the try: a backend that is not installed is its own NotFoundError
+    # ("no secret backend 'setec'"), not "holds no data".
+    kept_in = open_backend(storage)
     try:
-        data = unwrap(open_backend(storage).get(storage_name(sid)).reveal())
+        data = unwrap(kept_in.get(storage_name(sid)).reveal())
     except NotFoundError:
         raise NotFoundError(
             f"secret backend {storage!r} holds no data for podman secret id {sid}",
@@ -99,8 +102,9 @@ def lookup(open_backend: Callable[[str], Any], storage: str, sid: str) -> bytes:
     if ref is None:
         return bytes(data)
     backend, name = parse_reference(ref)
+    source = open_backend(backend or storage)
     try:
-        return bytes(open_backend(backend or storage).get(name).reveal())
+        return bytes(source.get(name).reveal())
     except NotFoundError:
         raise NotFoundError(
             f"podman secret id {sid} refers to secret {name!r} in backend "
