@@ -543,3 +543,18 @@ def test_leger_server_wheel_alone_serves_health(alone: dict[str, Path], tmp_path
     argv += ["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp_path / "data")]
     status, body = _serve_until_healthy(argv, _user(tmp_path), ask)
     assert status == 200, body
+
+
+def test_machine_specific_test_kits_are_not_shipped():
+    """Machine-specific set-ups (podman with runc, Debian's Chromium, raw setec HTTP) live in
+    the dev-only leger_testkit; a shipped ``testing`` module is a public pytest plugin."""
+    for dist in SHIPPED:
+        for module, path in dist.modules():
+            text = path.read_text()
+            assert "/usr/bin/chromium" not in text, path
+            assert "import pytest" not in text or module in dist.pytest_plugins, path
+            if module.rsplit(".", 1)[-1] == "testing":
+                assert module in dist.pytest_plugins, f"{module} is a test kit nobody loads"
+    testkit = next(d for d in DISTRIBUTIONS if d.name == "leger-testkit")
+    classifiers = tomllib.loads((testkit.root / "pyproject.toml").read_text())["project"]
+    assert "Private :: Do Not Upload" in classifiers["classifiers"]
