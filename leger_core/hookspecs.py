@@ -83,6 +83,16 @@ def leger_service_secrets(service: str, config: Config) -> list[ServiceSecret] |
 
 
 @hookspec
+def leger_service_secrets_inputs(config: Config) -> list[str] | None:
+    """The files your :func:`leger_service_secrets` answer depends on (paths; a missing file is
+    fine). ``leger secrets fetch`` caches a service's secrets for the container-start fast path
+    only while every provider declares its inputs this way and none of them changed; a plugin
+    that answers ``leger_service_secrets`` without implementing this hook makes every service
+    uncacheable (always the full CLI), never stale.
+    """
+
+
+@hookspec
 def leger_service_names(config: Config) -> list[str] | None:
     """Names of the services this plugin knows the secrets of; merged and used in error messages
     ("unknown service 'x'; known: a, b") and listings."""

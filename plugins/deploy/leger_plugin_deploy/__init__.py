@@ -77,6 +77,7 @@ def leger_status(leger: Leger) -> list[StatusCheck]:
     return deployment_checks(leger)
 
 
+@hookimpl
 def leger_service_secrets_inputs(config: Config) -> list[str]:
     """The files :func:`leger_service_secrets` reads, so ``leger secrets fetch`` can cache its
     answer until one changes (see leger_plugin_envfile.plans): the deployments folder (a new

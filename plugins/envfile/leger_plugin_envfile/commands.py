@@ -40,13 +40,13 @@ def _cache_inputs(leger: Leger) -> list[str] | None:
 
     # site-packages changes when a plugin is installed or removed (a new provider may answer).
     inputs = [str(config_path(None)), str(account_file()), sysconfig.get_paths()["purelib"]]
-    for impl in leger.pm.hook.leger_service_secrets.get_hookimpls():
-        if impl.plugin_name == plans.CONFIG_PROVIDER:
-            continue
-        declare = getattr(impl.plugin, "leger_service_secrets_inputs", None)
-        if declare is None:
-            return None
-        inputs.extend(str(p) for p in declare(leger.config))
+    hook = leger.pm.hook
+    providers = {impl.plugin_name for impl in hook.leger_service_secrets.get_hookimpls()}
+    declaring = {impl.plugin_name for impl in hook.leger_service_secrets_inputs.get_hookimpls()}
+    if providers - declaring - {plans.CONFIG_PROVIDER}:
+        return None  # a provider that cannot say what it reads: never cache its answer
+    for declared in hook.leger_service_secrets_inputs(config=leger.config):
+        inputs.extend(str(p) for p in declared or ())
     return inputs
 
 
