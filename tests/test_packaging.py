@@ -558,3 +558,44 @@ def test_machine_specific_test_kits_are_not_shipped():
     testkit = next(d for d in DISTRIBUTIONS if d.name == "leger-testkit")
     classifiers = tomllib.loads((testkit.root / "pyproject.toml").read_text())["project"]
     assert "Private :: Do Not Upload" in classifiers["classifiers"]
+
+
+# Private uses of leger_core that are known and tracked (issue 13, item 6: one account-prefix
+# helper in a public module). A new entry needs a reason, not a shrug.
+KNOWN_PRIVATE_USES = {("leger-plugin-deploy", "leger_core.builtins")}
+
+
+def test_leger_core_all_names_what_exists():
+    import importlib
+
+    import leger_core
+
+    for name in leger_core.__all__:
+        assert hasattr(leger_core, name) or importlib.import_module(f"leger_core.{name}"), name
+
+
+def test_plugins_use_only_what_leger_core_all_lists():
+    import leger_core
+
+    public = set(leger_core.__all__)
+    used = set()
+    for dist in DISTRIBUTIONS:
+        if dist.name == "leger":
+            continue
+        for _, path in dist.modules():
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    parts = node.module.split(".")
+                    if parts[0] != "leger_core":
+                        continue
+                    if len(parts) == 1:
+                        used |= {(dist.name, f"leger_core.{a.name}") for a in node.names}
+                    else:
+                        used.add((dist.name, ".".join(parts[:2])))
+                elif isinstance(node, ast.Import):
+                    for alias in node.names:
+                        parts = alias.name.split(".")
+                        if parts[0] == "leger_core" and len(parts) > 1:
+                            used.add((dist.name, ".".join(parts[:2])))
+    private = {(d, m) for d, m in used if m.split(".")[1] not in public}
+    assert private == KNOWN_PRIVATE_USES
