@@ -210,7 +210,7 @@ def container_rounds(
 ) -> dict[str, list[float]]:
     from leger_plugin_initscript.render import SCRIPT_PATH_IN_CONTAINER, render_script
     from leger_plugin_podman.injectors import driver_options
-    from leger_plugin_podman.podmanenv import PodmanEnv, busybox_path, podman_missing
+    from leger_testkit.podmanenv import PodmanEnv, busybox_path, podman_missing
 
     missing = podman_missing()
     if missing:

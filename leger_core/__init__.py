@@ -16,7 +16,31 @@ if TYPE_CHECKING:  # imported on every container start (see leger_core.fastpath)
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "hookimpl"]
+# What plugins may use: ``hookimpl``, ``__version__`` and these modules (imported by their own
+# name, e.g. ``from leger_core.errors import NotFoundError``; listing them here loads nothing).
+# Everything else (``builtins``, ``entry``, ``plugins``) is private and may change.
+# tests/test_packaging.py checks that the repository's plugins import only these.
+__all__ = [
+    "__version__",
+    "backends",
+    "cli",
+    "config",
+    "context",
+    "errors",
+    "fastpath",
+    "fsutil",
+    "hookimpl",
+    "hookspecs",
+    "lightjson",
+    "models",
+    "names",
+    "paths",
+    "status",
+    "strategies",
+    "tailscale_whois",
+    "testing",
+    "values",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leger_core.backends import BACKEND_NAME, close_backend, plan_for, read_plan
-from leger_core.config import Config
+from leger_core.config import Config, config_path
 from leger_core.errors import ConfigError, NotFoundError, UsageError
 from leger_core.models import SecretValue, ServiceSecret
 from leger_core.plugins import LegerPluginManager, call_register_hook
@@ -33,6 +34,18 @@ class Leger:
         self.pm = pm
         self._config = config
         self._config_path = config_path
+
+    @property
+    def config_path(self) -> Path:
+        """The configuration file in use: ``--config``, else ``$LEGER_CONFIG``, else the
+        user's (it may not exist). Known without reading it, so it works on a broken file."""
+        return config_path(self._config_path)
+
+    @property
+    def config_from_option(self) -> bool:
+        """Whether ``--config`` chose the file. The container-start fast paths never see that
+        option, so what they cache must not come from such a run."""
+        return bool(self._config_path)
 
     @property
     def config(self) -> Config:

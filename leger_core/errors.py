@@ -70,7 +70,3 @@ class ConflictError(LegerError):
 
 class DuplicateNameError(ConflictError):
     """Two plugins registered the same strategy/backend name."""
-
-
-class NotImplementedYetError(LegerError):
-    """A registered name whose behaviour has not been built yet: says so instead of pretending."""

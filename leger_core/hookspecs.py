@@ -6,8 +6,8 @@ with an example; tests/test_docs.py fails when one is missing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 
 hookspec = pluggy.HookspecMarker("leger")
 
-Register = Callable[[str, Callable[..., Any]], None]
+# What the register hooks receive: the types a hookimpl annotates its ``register`` with.
+Register = Callable[[str, Callable[..., Any]], None]  # register(name, factory)
+RegisterFastCommand = Callable[[str, str], None]  # register("driver lookup", "module:function")
+
+
+class RegisterFastBackend(Protocol):
+    """``register(name, "module:function", config_keys)``."""
+
+    def __call__(self, name: str, target: str, config_keys: Sequence[str] = ()) -> None: ...
 
 
 @hookspec
@@ -83,13 +91,23 @@ def leger_service_secrets(service: str, config: Config) -> list[ServiceSecret] |
 
 
 @hookspec
+def leger_service_secrets_inputs(config: Config) -> list[str] | None:
+    """The files your :func:`leger_service_secrets` answer depends on (paths; a missing file is
+    fine). ``leger secrets fetch`` caches a service's secrets for the container-start fast path
+    only while every provider declares its inputs this way and none of them changed; a plugin
+    that answers ``leger_service_secrets`` without implementing this hook makes every service
+    uncacheable (always the full CLI), never stale.
+    """
+
+
+@hookspec
 def leger_service_names(config: Config) -> list[str] | None:
     """Names of the services this plugin knows the secrets of; merged and used in error messages
     ("unknown service 'x'; known: a, b") and listings."""
 
 
 @hookspec
-def leger_register_fast_commands(register: Callable[[str, str], None]) -> None:
+def leger_register_fast_commands(register: RegisterFastCommand) -> None:
     """Register a fast path for a command that runs on every container start:
     ``register("secrets fetch", "leger_plugin_envfile.fast:main")``.
 
@@ -129,7 +147,7 @@ def leger_deployment_changed(leger: Leger, event: dict[str, Any]) -> str | None:
 
 
 @hookspec
-def leger_register_fast_backends(register: Callable[..., None]) -> None:
+def leger_register_fast_backends(register: RegisterFastBackend) -> None:
     """Give a secret backend a fast entry for the container-start path:
     ``register("setec", "leger_plugin_setec.client:client_from_config", ["legerd.socket"])``.
 

@@ -78,3 +78,19 @@ def test_setting_below_a_non_table_is_refused(run_leger, tmp_path):
     result = run_leger("config", "set", "a.b", "2", env=env)
     assert result.returncode == 7
     assert path.read_bytes() == before
+
+
+def test_leger_says_which_config_file_it_uses(leger_pm, tmp_path, monkeypatch):
+    from leger_core.context import Leger
+
+    monkeypatch.setenv("LEGER_CONFIG", str(tmp_path / "from-env.toml"))
+    from_env = Leger(leger_pm)
+    assert (from_env.config_path, from_env.config_from_option) == (
+        tmp_path / "from-env.toml",
+        False,
+    )
+    chosen = tmp_path / "broken.toml"
+    chosen.write_text("not = [toml")
+    from_option = Leger(leger_pm, config_path=str(chosen))
+    # Known without reading the file (so `leger config path` works on a broken one).
+    assert (from_option.config_path, from_option.config_from_option) == (chosen, True)

@@ -76,3 +76,38 @@ def test_a_plugins_identity_wins_over_the_config_fallback(leger_pm, leger_regist
     config = {"identity": {"user_id": "u", "email": "e", "tailnet": "t", "device_id": "d"}}
     leger = Leger(leger_pm, leger_config.write(config))
     assert leger.identity() == {"user_id": "plugin-user", "source": "plugin"}
+
+
+class DeclaresInputs:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @hookimpl
+    def leger_service_secrets(self, service, config):
+        return None
+
+    @hookimpl
+    def leger_service_secrets_inputs(self, config):
+        return [str(self.path)]
+
+
+class DeclaresNothing:
+    @hookimpl
+    def leger_service_secrets(self, service, config):
+        return None
+
+
+def test_service_secrets_inputs_make_the_fetch_cache_watch_the_providers_files(
+    leger_pm, leger_register, leger_config, tmp_path
+):
+    from leger_plugin_envfile.commands import _cache_inputs
+
+    manifest = tmp_path / "services.toml"
+    leger_register(DeclaresInputs(manifest), name="declares")
+    leger_pm.check_pending()  # a declared hook: a misspelt argument fails at registration
+    leger = Leger(leger_pm, leger_config.write({}))
+    inputs = _cache_inputs(leger)
+    assert inputs is not None and str(manifest) in inputs
+    # A provider that cannot say what it reads: its answers are never cached (never stale).
+    leger_register(DeclaresNothing(), name="silent")
+    assert _cache_inputs(Leger(leger_pm, leger_config.write({}))) is None

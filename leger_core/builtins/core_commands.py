@@ -74,9 +74,7 @@ def config_group() -> None:
 @click.pass_obj
 def config_path_command(leger: Leger) -> None:
     """Print the path of the configuration file in use."""
-    from leger_core.config import config_path
-
-    click.echo(str(config_path(leger._config_path)))
+    click.echo(str(leger.config_path))
 
 
 @config_group.command(name="get")

@@ -25,9 +25,7 @@ def leger_register_commands(cli: click.Group) -> None:
 
 @hookimpl(trylast=True)
 def leger_status(leger: Leger) -> list[StatusCheck]:
-    from leger_core.config import config_path
-
-    path = config_path(leger._config_path)
+    path = leger.config_path
     try:
         config = leger.config
     except ConfigError as exc:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from legerd.testing import Api
+from leger_testkit.setec_wire import Api
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 from leger_core.errors import DeniedError
 from leger_core.models import SecretValue
 from leger_plugin_setec.client import SetecClient
-from legerd.testing import Api, b64, http
+from leger_testkit.setec_wire import Api, b64, http
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from legerd.testing import SETEC_HEADERS, Api, b64, http
+from leger_testkit.setec_wire import SETEC_HEADERS, Api, b64, http
 
 
 def value_of(answer) -> bytes:

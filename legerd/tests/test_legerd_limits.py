@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from legerd.testing import SETEC_HEADERS, Api, LegerdDaemon, b64, http
+from leger_testkit.setec_wire import SETEC_HEADERS, Api, b64, http
+from legerd.testing import LegerdDaemon
 
 
 def free_port() -> int:

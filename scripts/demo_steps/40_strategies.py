@@ -184,7 +184,7 @@ def _pass_backend(demo: Demo, penv: dict[str, str], image: str, show: str) -> No
 
 
 def _podman(demo: Demo) -> tuple[dict[str, str], str] | None:
-    from leger_plugin_podman.podmanenv import PodmanEnv, busybox_path, podman_missing
+    from leger_testkit.podmanenv import PodmanEnv, busybox_path, podman_missing
 
     missing = podman_missing()
     if missing:

@@ -208,7 +208,7 @@ def run(demo: Demo) -> None:
 def _screenshot(url: str, session: str, path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from leger_server.web.testing import CHROMIUM_ARGS
+    from leger_testkit.web import CHROMIUM_ARGS
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

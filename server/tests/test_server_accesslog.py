@@ -11,7 +11,7 @@ import pytest
 
 from leger_server.accesslog import redact
 from leger_server.testing import RunningServer, bearer
-from leger_server.web.testing import login_code
+from leger_testkit.web import login_code
 
 
 def _requests(server: RunningServer) -> list[str]:

@@ -409,7 +409,7 @@ def test_a_login_code_is_redeemed_once_and_logout_all_works_on_every_storage(
 
     import httpx
 
-    from leger_server.web.testing import login_code, redeem
+    from leger_testkit.web import login_code, redeem
 
     token = shared_server.login(fresh_user)
     code = login_code(shared_server, token)

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from leger_server.testing import RunningServer, make_bundle
-from leger_server.web.testing import CHROMIUM, CHROMIUM_ARGS, login_code
+from leger_testkit.web import CHROMIUM, CHROMIUM_ARGS, login_code
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from leger_server.testing import RunningServer
-from leger_server.web.testing import BrowserSession, browser_session, csrf_from
+from leger_testkit.web import BrowserSession, browser_session, csrf_from
 
 SECRET = "sk-test-web-FORMS-4f9a2c"
 

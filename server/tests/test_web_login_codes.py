@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from leger_server.testing import LocalAPIStandIn, RunningServer, bearer
-from leger_server.web.testing import BrowserSession, browser_session, login_code, redeem
+from leger_testkit.web import BrowserSession, browser_session, login_code, redeem
 
 
 @pytest.fixture(scope="module")

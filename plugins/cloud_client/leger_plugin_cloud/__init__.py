@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from leger_core import hookimpl
+from leger_core.hookspecs import Register
 
 if TYPE_CHECKING:
     import click
@@ -31,7 +32,7 @@ def leger_register_commands(cli: click.Group) -> None:
 
 
 @hookimpl
-def leger_register_secret_backends(register: Any) -> None:
+def leger_register_secret_backends(register: Register) -> None:
     from leger_plugin_cloud.backend import backend_factory
 
     register("cloud", backend_factory)

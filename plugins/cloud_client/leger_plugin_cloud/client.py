@@ -117,20 +117,6 @@ class CloudClient:
         )
         return data
 
-    def set_display_name(self, display_name: str | None) -> dict[str, Any]:
-        data: dict[str, Any] = self._request(
-            "PATCH", "/api/me", json={"display_name": display_name}, what="your account"
-        )
-        return data
-
-    def health(self) -> dict[str, Any]:
-        resp = self._send("GET", "/health")
-        try:
-            data: dict[str, Any] = resp.json()
-        except ValueError:
-            raise UnavailableError(f"{self.server_url} is not a leger-server") from None
-        return data
-
     # --- secrets ------------------------------------------------------------------------
 
     def list_secrets(self, *, include_values: bool = False) -> list[dict[str, Any]]:
@@ -203,8 +189,6 @@ class CloudClient:
             "POST", "/api/releases", json=body, what=f"release {name!r}"
         )
         return data
-
-    create_git = create_git_release
 
     def update_release(self, ref: str, **fields: Any) -> dict[str, Any]:
         data: dict[str, Any] = self._request(
@@ -285,8 +269,6 @@ class CloudClient:
         except httpx.HTTPError as exc:
             raise self._network_error(exc) from None
         return dest
-
-    download = download_release
 
     # --- deployments (what runs where) --------------------------------------------------
 

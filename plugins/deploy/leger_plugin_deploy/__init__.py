@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from leger_core import hookimpl
+from leger_core.hookspecs import Register
 
 if TYPE_CHECKING:
     import click
@@ -39,7 +40,7 @@ def _manifest(leger: Any) -> Any:
 
 
 @hookimpl
-def leger_register_release_sources(register: Any) -> None:
+def leger_register_release_sources(register: Register) -> None:
     register("git", _git)
     register("bundle", _bundle)
     register("manifest", _manifest)
@@ -77,6 +78,7 @@ def leger_status(leger: Leger) -> list[StatusCheck]:
     return deployment_checks(leger)
 
 
+@hookimpl
 def leger_service_secrets_inputs(config: Config) -> list[str]:
     """The files :func:`leger_service_secrets` reads, so ``leger secrets fetch`` can cache its
     answer until one changes (see leger_plugin_envfile.plans): the deployments folder (a new

@@ -6,7 +6,6 @@ from __future__ import annotations
 import click
 
 from leger_core.cli import BACKEND_HELP, subgroup
-from leger_core.config import config_path
 from leger_core.context import Leger
 from leger_core.paths import account_file
 from leger_plugin_envfile import plans
@@ -34,19 +33,19 @@ def resolve(leger: Leger, service: str, backend: str | None = None) -> plans.Pla
 
 
 def _cache_inputs(leger: Leger) -> list[str] | None:
-    if leger._config_path:  # --config: the fast path never sees that option
+    if leger.config_from_option:  # the fast path never sees --config
         return None
     import sysconfig
 
     # site-packages changes when a plugin is installed or removed (a new provider may answer).
-    inputs = [str(config_path(None)), str(account_file()), sysconfig.get_paths()["purelib"]]
-    for impl in leger.pm.hook.leger_service_secrets.get_hookimpls():
-        if impl.plugin_name == plans.CONFIG_PROVIDER:
-            continue
-        declare = getattr(impl.plugin, "leger_service_secrets_inputs", None)
-        if declare is None:
-            return None
-        inputs.extend(str(p) for p in declare(leger.config))
+    inputs = [str(leger.config_path), str(account_file()), sysconfig.get_paths()["purelib"]]
+    hook = leger.pm.hook
+    providers = {impl.plugin_name for impl in hook.leger_service_secrets.get_hookimpls()}
+    declaring = {impl.plugin_name for impl in hook.leger_service_secrets_inputs.get_hookimpls()}
+    if providers - declaring - {plans.CONFIG_PROVIDER}:
+        return None  # a provider that cannot say what it reads: never cache its answer
+    for declared in hook.leger_service_secrets_inputs(config=leger.config):
+        inputs.extend(str(p) for p in declared or ())
     return inputs
 
 

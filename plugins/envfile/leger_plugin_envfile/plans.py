@@ -10,8 +10,9 @@ environment that chose those files is the same; otherwise it falls back to the f
 refreshes the entry. A provider that cannot say which files it reads makes its services
 uncacheable (always the full CLI) rather than risk a stale answer.
 
-A provider declares its inputs with a module-level function next to its hook implementation::
+A provider declares its inputs with the ``leger_service_secrets_inputs`` hook::
 
+    @leger_core.hookimpl
     def leger_service_secrets_inputs(config) -> list[str]:  # paths whose change may change
         return [str(manifest_path)]                          # the answer; missing files are ok
 

@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import click
 
 from leger_core import hookimpl
+from leger_core.hookspecs import Register, RegisterFastCommand
 
 
 @hookimpl
@@ -20,12 +18,12 @@ def leger_register_commands(cli: click.Group) -> None:
 
 
 @hookimpl
-def leger_register_injectors(register: Any) -> None:
+def leger_register_injectors(register: Register) -> None:
     from leger_plugin_envfile.injector import EnvFileInjector
 
     register("envfile", EnvFileInjector)
 
 
 @hookimpl
-def leger_register_fast_commands(register: Callable[[str, str], None]) -> None:
+def leger_register_fast_commands(register: RegisterFastCommand) -> None:
     register("secrets fetch", "leger_plugin_envfile.fast:main")

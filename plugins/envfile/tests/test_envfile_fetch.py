@@ -286,7 +286,7 @@ def test_a_provider_without_declared_inputs_disables_the_cache(openwebui):
 def test_fetch_asks_for_every_secret_at_once(openwebui, fast):
     """One round trip to legerd per container start, however many secrets: a server that
     answers only once both requests are in would make a one-at-a-time fetch time out."""
-    from legerd.testing import AnswersWhenAllArrived
+    from leger_testkit.setec_wire import AnswersWhenAllArrived
 
     assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0  # fills the caches
     with AnswersWhenAllArrived(2) as server:

@@ -3,7 +3,7 @@ and no process ever has a value in its arguments."""
 
 import pytest
 
-from leger_plugin_podman.testing import ArgvWatch
+from leger_testkit.podman import ArgvWatch
 
 pytestmark = pytest.mark.podman
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from leger_core import hookimpl
+from leger_core.hookspecs import Register
 
 
 @hookimpl
@@ -17,7 +16,7 @@ def leger_register_commands(cli: click.Group) -> None:
 
 
 @hookimpl
-def leger_register_injectors(register: Any) -> None:
+def leger_register_injectors(register: Register) -> None:
     from leger_plugin_initscript.injector import InitScriptInjector
 
     register("initscript", InitScriptInjector)

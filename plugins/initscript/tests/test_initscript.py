@@ -13,7 +13,7 @@ from leger_core.models import SecretValue
 from leger_core.testing import InjectorConformance
 from leger_plugin_initscript.injector import InitScriptInjector
 from leger_plugin_initscript.render import SCRIPT_PATH_IN_CONTAINER, render_script
-from leger_plugin_podman.testing import ArgvWatch
+from leger_testkit.podman import ArgvWatch
 
 VALUE = "sk-init-VALUE-\"quoted\"\\back $HOME 'single'"
 

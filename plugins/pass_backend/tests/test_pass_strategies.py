@@ -12,7 +12,7 @@ import pytest
 
 from leger_core.testing import slow_imports_probe
 from leger_plugin_podman.injectors import podman_secret_name
-from leger_plugin_podman.testing import ArgvWatch, LegerHome
+from leger_testkit.podman import ArgvWatch, LegerHome
 
 VALUE = "sk-from-pass-VALUE-77"
 

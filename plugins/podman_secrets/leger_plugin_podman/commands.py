@@ -13,7 +13,6 @@ import click
 
 from leger_core.backends import format_reference
 from leger_core.cli import BACKEND_HELP, subgroup
-from leger_core.config import config_path
 from leger_core.context import Leger
 from leger_core.errors import ConfigError
 from leger_core.fsutil import atomic_write
@@ -34,8 +33,8 @@ def register(cli: click.Group) -> None:
 def _storage(leger: Leger, backend: str | None) -> str:
     """The backend that keeps the driver's data; records what the fast path needs."""
     default = leger.backend_name()
-    if not leger._config_path:
-        settings_cache.record(str(config_path(None)), leger.fast_backend_settings(), default)
+    if not leger.config_from_option:
+        settings_cache.record(str(leger.config_path), leger.fast_backend_settings(), default)
     return backend or default
 
 

@@ -98,8 +98,11 @@ def _down(exc: UnavailableError, sid: str) -> UnavailableError:
 def lookup(open_backend: Callable[[str], Any], storage: str, sid: str) -> bytes:
     """The data of podman secret ``sid``, kept in backend ``storage``; a reference is read
     from its backend now (a reference without a backend: from ``storage``)."""
+    # Opened outside the try: a backend that is not installed is its own NotFoundError
+    # ("no secret backend 'setec'"), not "holds no data".
+    kept_in = open_backend(storage)
     try:
-        data = unwrap(open_backend(storage).get(storage_name(sid)).reveal())
+        data = unwrap(kept_in.get(storage_name(sid)).reveal())
     except UnavailableError as exc:
         raise _down(exc, sid) from None
     except NotFoundError:
@@ -111,8 +114,9 @@ def lookup(open_backend: Callable[[str], Any], storage: str, sid: str) -> bytes:
     if ref is None:
         return bytes(data)
     backend, name = parse_reference(ref)
+    source = open_backend(backend or storage)
     try:
-        return bytes(open_backend(backend or storage).get(name).reveal())
+        return bytes(source.get(name).reveal())
     except UnavailableError as exc:
         raise _down(exc, sid) from None
     except NotFoundError:

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import click
 
 from leger_core import hookimpl
+from leger_core.hookspecs import Register, RegisterFastCommand
 
 
 @hookimpl
@@ -19,7 +17,7 @@ def leger_register_commands(cli: click.Group) -> None:
 
 
 @hookimpl
-def leger_register_injectors(register: Any) -> None:
+def leger_register_injectors(register: Register) -> None:
     from leger_plugin_podman.injectors import DriverInjector, PodmanInjector
 
     register("podman", PodmanInjector)
@@ -27,5 +25,5 @@ def leger_register_injectors(register: Any) -> None:
 
 
 @hookimpl
-def leger_register_fast_commands(register: Callable[[str, str], None]) -> None:
+def leger_register_fast_commands(register: RegisterFastCommand) -> None:
     register("driver lookup", "leger_plugin_podman.fast:main")

@@ -50,6 +50,17 @@ def test_reference_to_a_missing_secret_fails_naming_it(leger_home):
     assert got.returncode == 4 and b"team/none" in got.stderr and got.stdout == b""
 
 
+def test_a_backend_that_is_not_installed_is_named_not_taken_for_missing_data(leger_home):
+    env = {"SECRET_ID": SID}
+    assert leger_home.run("driver", "store", env=env, input=b"leger:pass:ai/key").returncode == 0
+    got = leger_home.run("driver", "lookup", env=env)
+    assert (got.returncode, got.stdout) == (4, b"")
+    assert b"unknown secret backend 'pass'" in got.stderr, got.stderr
+    other = leger_home.run("driver", "lookup", "--backend", "nosuch", env=env)
+    assert other.returncode == 4 and b"unknown secret backend 'nosuch'" in other.stderr
+    assert b"holds no data" not in other.stderr
+
+
 def test_delete_list_and_unknown_ids(leger_home):
     for sid in (SID, "ffffffffffffffffffffffff0"):
         leger_home.run("driver", "store", env={"SECRET_ID": sid}, input=b"x")

@@ -7,7 +7,7 @@ import pytest
 from leger_core.models import SecretValue
 from leger_core.testing import InjectorConformance
 from leger_plugin_podman.injectors import DriverInjector, PodmanInjector, podman_secret_name
-from leger_plugin_podman.testing import ArgvWatch
+from leger_testkit.podman import ArgvWatch
 
 pytestmark = pytest.mark.podman
 

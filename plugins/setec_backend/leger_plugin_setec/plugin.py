@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from leger_core import hookimpl
+from leger_core.hookspecs import Register, RegisterFastBackend
 
 if TYPE_CHECKING:
     import click
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 
 @hookimpl
-def leger_register_secret_backends(register: Any) -> None:
+def leger_register_secret_backends(register: Register) -> None:
     from leger_plugin_setec.backend import backend_factory
 
     register("setec", backend_factory)
@@ -39,7 +40,7 @@ CONFIG_KEYS = ["legerd.socket", "legerd.url", "legerd.token_file"]
 
 
 @hookimpl
-def leger_register_fast_backends(register: Any) -> None:
+def leger_register_fast_backends(register: RegisterFastBackend) -> None:
     # The bare client: its get_many is one round trip, and a container start reads each
     # value once, so the backend's version cache (and its module) would only cost imports.
     register("setec", "leger_plugin_setec.client:client_from_config", CONFIG_KEYS)

@@ -237,7 +237,7 @@ def test_get_many_raises_for_a_refused_name_without_values(client: SetecClient) 
 def test_get_many_has_every_request_in_flight_before_reading_an_answer() -> None:
     """A container start waits about one round trip however many secrets it needs: a server
     that answers only once all three requests have arrived must not make the client hang."""
-    from legerd.testing import AnswersWhenAllArrived
+    from leger_testkit.setec_wire import AnswersWhenAllArrived
 
     with AnswersWhenAllArrived(3) as server, SetecClient(str(server.socket), timeout=3) as c:
         got = c.get_many(["x/1", "x/2", "x/3"])

@@ -1,7 +1,7 @@
 """Podman as this machine runs it (podman 4.3): runc, lowered ulimits, a private storage root
 and a busybox image imported from a local rootfs (there is no registry). Used by the test
-fixtures (:mod:`leger_plugin_podman.testing`) and the demo; nothing here touches the machine's
-own containers, images or secrets.
+fixtures (:mod:`leger_testkit.podman`), the demo and the benchmarks; nothing here touches the
+machine's own containers, images or secrets.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Helpers for tests of the web UI (imported by ``server/tests/test_web_*.py``; usable by any
-test that needs a logged-in browser session against a running leger-server).
+test that needs a logged-in browser session against a running leger-server). Machine-specific
+(Debian's Chromium path), so it lives in the dev-only test kit, not in leger-server.
 
 * :func:`browser_session` – an ``httpx.Client`` holding the session cookie a one-time login
   code started, and the page's CSRF token, like a browser that followed the CLI's login link.

@@ -1,4 +1,5 @@
-"""Pytest fixtures for tests that run real containers (entry point ``pytest11``).
+"""Pytest fixtures for tests that run real containers (entry point ``pytest11`` of the
+dev-only ``leger-testkit``, installed by ``./dev setup``).
 
 Podman 4.3 here needs runc and lowered ulimits (crun fails on hybrid cgroups), and there is no
 registry: the image is imported from a busybox rootfs. ``podman_env`` prepares all of that once
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from leger_plugin_podman.podmanenv import IMAGE, PodmanEnv, busybox_path, podman_missing
+from leger_testkit.podmanenv import IMAGE, PodmanEnv, busybox_path, podman_missing
 
 __all__ = ["IMAGE", "ArgvWatch", "LegerHome", "PodmanEnv", "leger_home", "podman_env"]
 
