@@ -35,9 +35,11 @@ __all__ = [
     "models",
     "names",
     "paths",
+    "sdunits",
     "status",
     "strategies",
     "tailscale_whois",
+    "targuard",
     "testing",
     "values",
 ]
