@@ -71,6 +71,15 @@ def main_pid(machine: Machine, unit: str) -> str:
 def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: Machine) -> None:
     prepare(machine)
     values = {name: f"{name}-" + secrets.token_hex(12) for name in SECRETS}
+    # A key podman's generator does not know: Leger's parser only warns (newer podman versions
+    # add keys), podman's own `quadlet -dryrun` refuses it, and nothing is installed.
+    volume = (ROOT / "examples/openwebui.volume").read_text() + "Colour=blue\n"
+    write_release(machine, {"openwebui.volume": volume})
+    refused = machine.exec([LEGER, "deploy", "install", RELEASE, "--yes"], check=False)
+    assert refused.returncode != 0
+    assert "podman's quadlet generator refuses the release" in refused.stderr
+    assert "unsupported key 'Colour'" in refused.stderr
+    assert machine.sh(f"test -e {QDIR}/ai-stack", check=False).returncode != 0
     write_release(machine)
 
     # One value missing: refused with what is missing and how to provide it; nothing changed.
@@ -105,6 +114,13 @@ def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: 
     dry = machine.exec(["/usr/libexec/podman/quadlet", "-dryrun"], check=False)
     assert dry.returncode == 0, dry.stderr
     assert "ExecStartPre=/usr/local/bin/leger secrets fetch openwebui" in dry.stdout
+
+    # `leger inject podman` uses the release's names too: nothing new, nothing renamed.
+    inject = machine.exec([LEGER, "inject", "podman", "litellm"]).stdout
+    assert "Secret=openai_api_key,type=env,target=OPENAI_API_KEY" in inject
+    assert "created" not in inject and "removed" not in inject
+    again = machine.exec(["podman", "secret", "ls", "--noheading", "--format", "{{.Name}}"])
+    assert sorted(again.stdout.split()) == sorted(made.stdout.split())
 
     status = machine.exec([LEGER, "deploy", "status"]).stdout
     assert "litellm.service" in status and "active" in status
@@ -143,6 +159,14 @@ def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: 
     bad = machine.exec([LEGER, "deploy", "install", RELEASE, "--yes"], check=False)
     assert bad.returncode != 0 and "Rolled back" in bad.stderr
     assert machine.systemctl("is-active", *UNITS).returncode == 0
+
+    # A rotation reaches the same podman secret through `leger inject podman` and a restart.
+    values["openai_api_key (rotated)"] = rotated = "sk-" + secrets.token_hex(12)
+    machine.exec([LEGER, "local", "put", "--activate", "openai_api_key"], input=rotated)
+    inject = machine.exec([LEGER, "inject", "podman", "litellm"]).stdout
+    assert "replaced: OPENAI_API_KEY" in inject
+    machine.systemctl("restart", "litellm.service")
+    assert env_hash(machine, "ai-stack-litellm", "OPENAI_API_KEY") == sha256(rotated)
 
     # `leger status` reports a unit systemd calls failed, with exit 1.
     machine.exec([LEGER, "local", "delete", "webui_secret_key"], check=False)
