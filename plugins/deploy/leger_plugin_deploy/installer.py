@@ -379,7 +379,7 @@ class Installer:
             )
         else:
             back = f"nothing of {plan.name!r} was installed"
-        message = f"{plan.action} of {plan.name!r} failed: {why}. Rolled back: {back}"
+        message = f"{plan.action} of {plan.name!r} failed: {why.rstrip('.')}. Rolled back: {back}"
         if notes:
             message += "; but " + "; ".join(notes)
         error = DeployFailed(message)
