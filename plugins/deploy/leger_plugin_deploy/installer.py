@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from leger_core.errors import ConflictError, LegerError
-from leger_plugin_deploy import fsops
+from leger_plugin_deploy import fsops, health
 from leger_plugin_deploy.diff import Changes, compare
 from leger_plugin_deploy.quadlet import parse, quadlet_type, service_name
 from leger_plugin_deploy.state import Deployment, Store, short
@@ -273,6 +273,7 @@ class Installer:
                 tx.started = list(plan.start)
                 self.systemctl.start(plan.start)
             self._check_active(plan.restart + plan.start)
+            self._check_health(plan)
         except BaseException as exc:
             notes = self._undo(tx, plan, target)
             raise self._failure(plan, exc, notes) from exc
@@ -305,6 +306,22 @@ class Installer:
             if not active:
                 raise DeployFailed(f"{unit} is not active after the change ({state})")
             self.echo(f"  {unit}: {state}")
+
+    def _check_health(self, plan: Plan) -> None:
+        """The manifest's health checks of the services whose units were (re)started."""
+        touched = set(plan.restart + plan.start)
+        checks = health.from_manifest(plan.new.manifest)
+        for service, check in sorted(checks.items()):
+            unit = (plan.new.services.get(service) or {}).get("unit")
+            if unit not in touched:
+                continue
+            why = health.wait_healthy(check)
+            if why is not None:
+                raise DeployFailed(
+                    f"{service} is not healthy after {check.timeout:g} s ({why}; "
+                    f"{check.describe()})"
+                )
+            self.echo(f"  {service}: healthy ({check.describe()})")
 
     def _undo(self, tx: _Tx, plan: Plan, target: Path) -> list[str]:
         """Put everything back; return notes about what could not be."""
