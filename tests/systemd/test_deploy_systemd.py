@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.systemd, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = "/root/ai-stack"
+BUNDLE = "/root/ai-stack.tar.gz"  # installed from here; `leger update` reads it again
 QDIR = "/etc/containers/systemd"
 KEEP_RUNNING = "sh -c \"trap 'exit 0' TERM; while true; do sleep 1; done\""
 SECRETS = ("anthropic_api_key", "litellm_master_key", "openai_api_key", "postgres_password",
@@ -45,6 +46,7 @@ def write_release(machine: Machine, edit: dict[str, str] | None = None) -> None:
             text = edit[path.name]
         machine.write(f"{RELEASE}/{path.name}", text)
     machine.exec([LEGER, "deploy", "manifest", RELEASE])
+    machine.exec([LEGER, "deploy", "bundle", RELEASE, "-o", BUNDLE])
 
 
 def read_release(machine: Machine, name: str) -> str:
@@ -75,7 +77,7 @@ def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: 
     # add keys), podman's own `quadlet -dryrun` refuses it, and nothing is installed.
     volume = (ROOT / "examples/openwebui.volume").read_text() + "Colour=blue\n"
     write_release(machine, {"openwebui.volume": volume})
-    refused = machine.exec([LEGER, "deploy", "install", RELEASE, "--yes"], check=False)
+    refused = machine.exec([LEGER, "deploy", "install", BUNDLE, "--yes"], check=False)
     assert refused.returncode != 0
     assert "podman's quadlet generator refuses the release" in refused.stderr
     assert "unsupported key 'Colour'" in refused.stderr
@@ -86,7 +88,7 @@ def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: 
     for name in SECRETS:
         if name != "anthropic_api_key":
             machine.exec([LEGER, "local", "put", name], input=values[name])
-    refused = machine.exec([LEGER, "deploy", "install", RELEASE, "--yes"], check=False)
+    refused = machine.exec([LEGER, "deploy", "install", BUNDLE, "--yes"], check=False)
     assert refused.returncode == 3, refused.stdout + refused.stderr
     assert "anthropic_api_key (Secret= of litellm" in refused.stderr
     assert "leger local put" in refused.stderr
@@ -95,7 +97,7 @@ def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: 
 
     # All there: the podman secrets are created under the release's names, units start.
     machine.exec([LEGER, "local", "put", "anthropic_api_key"], input=values["anthropic_api_key"])
-    installed = machine.exec([LEGER, "deploy", "install", RELEASE, "--yes"], check=False)
+    installed = machine.exec([LEGER, "deploy", "install", BUNDLE, "--yes"], check=False)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     made = machine.exec(["podman", "secret", "ls", "--noheading", "--format", "{{.Name}}"])
     assert sorted(made.stdout.split()) == sorted(set(SECRETS) - {"webui_secret_key"})
@@ -130,9 +132,7 @@ def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: 
     litellm = read_release(machine, "litellm.container")
     updated = litellm.replace("[Service]\n", "[Service]\nEnvironment=LEGER_TEST_REV=2\n")
     write_release(machine, {"litellm.container": updated})
-    # (the manifest source versions by the manifest's "version": a new install of the same
-    # folder is the update)
-    up = machine.exec([LEGER, "deploy", "install", RELEASE, "--yes"], check=False)
+    up = machine.exec([LEGER, "update", "--yes"], check=False)
     assert up.returncode == 0, up.stdout + up.stderr
     after = {unit: main_pid(machine, unit) for unit in UNITS}
     assert after["litellm.service"] != before["litellm.service"]
@@ -143,7 +143,7 @@ def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: 
     # A failed update under real systemd leaves the previous version running: a bad image.
     broken = updated.replace(f"Image={IMAGE}", "Image=localhost/leger-no-such-image:latest")
     write_release(machine, {"litellm.container": broken})
-    bad = machine.exec([LEGER, "deploy", "install", RELEASE, "--yes"], check=False)
+    bad = machine.exec([LEGER, "update", "--yes"], check=False)
     assert bad.returncode != 0
     assert "Rolled back" in bad.stderr and "litellm.service" in bad.stderr
     assert machine.exec(["cat", f"{QDIR}/ai-stack/litellm.container"]).stdout == good
@@ -156,7 +156,7 @@ def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: 
     openwebui = read_release(machine, "openwebui.container")
     failing = openwebui.replace("fetch openwebui", "fetch openwebui --backend no-such-backend", 1)
     write_release(machine, {"litellm.container": updated, "openwebui.container": failing})
-    bad = machine.exec([LEGER, "deploy", "install", RELEASE, "--yes"], check=False)
+    bad = machine.exec([LEGER, "update", "--yes"], check=False)
     assert bad.returncode != 0 and "Rolled back" in bad.stderr
     assert machine.systemctl("is-active", *UNITS).returncode == 0
 
@@ -188,3 +188,33 @@ def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: 
     for where, text in places.items():
         for name, value in values.items():
             assert value not in text, f"{name}'s value is in the {where}"
+
+
+def test_driver_strategy_install_and_rotation_without_a_new_podman_secret(
+    machine: Machine,
+) -> None:
+    """`[deploy] secrets_strategy = "driver"`: install creates the release's secrets on the
+    `leger driver` shell driver; a rotation in legerd reaches a restarted unit as it is."""
+    prepare(machine)
+    machine.exec([LEGER, "driver", "install"])
+    machine.write("/root/.config/leger/config.toml", '[deploy]\nsecrets_strategy = "driver"\n')
+    values = {name: f"{name}-" + secrets.token_hex(12) for name in SECRETS}
+    for name, value in values.items():
+        machine.exec([LEGER, "local", "put", name], input=value)
+    write_release(machine)
+    installed = machine.exec([LEGER, "deploy", "install", BUNDLE, "--yes"], check=False)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert "Created podman secrets (driver strategy)" in installed.stdout
+    drivers = machine.exec(["podman", "secret", "ls", "--noheading", "--format", "{{.Driver}}"])
+    assert set(drivers.stdout.split()) == {"shell"}
+    assert machine.systemctl("is-active", *UNITS).returncode == 0
+    assert env_hash(machine, "ai-stack-litellm", "OPENAI_API_KEY") == sha256(
+        values["openai_api_key"]
+    )
+    rotated = "sk-" + secrets.token_hex(12)
+    machine.exec([LEGER, "local", "put", "--activate", "openai_api_key"], input=rotated)
+    machine.systemctl("restart", "litellm.service")
+    assert env_hash(machine, "ai-stack-litellm", "OPENAI_API_KEY") == sha256(rotated)
+    journal = machine.journal()
+    for value in [*values.values(), rotated]:
+        assert value not in journal

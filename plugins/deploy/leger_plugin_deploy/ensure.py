@@ -69,6 +69,12 @@ def ensure_secrets(leger: Any, dep: Deployment, echo: Callable[[str], None]) -> 
     if not wanted or how == "none":
         return []
     injector = leger.injector(how)
+    if how == "driver":
+        # as `leger inject driver` makes it: the backend named in its commands, the fast
+        # path's settings recorded
+        from leger_plugin_podman.commands import driver_injector
+
+        injector = driver_injector(leger, None)
     store = injector.store
     absent = [n for n in wanted if store.inspect(n.name) is None]
     if not absent:
