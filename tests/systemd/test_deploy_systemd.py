@@ -121,6 +121,10 @@ def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: 
     inject = machine.exec([LEGER, "inject", "podman", "litellm"]).stdout
     assert "Secret=openai_api_key,type=env,target=OPENAI_API_KEY" in inject
     assert "created" not in inject and "removed" not in inject
+    # postgres_password is named by litellm and postgres alike: one podman secret for both.
+    inject = machine.exec([LEGER, "inject", "podman", "postgres"]).stdout
+    assert "unchanged: POSTGRES_PASSWORD" in inject
+    assert "Secret=postgres_password,type=env,target=POSTGRES_PASSWORD" in inject
     again = machine.exec(["podman", "secret", "ls", "--noheading", "--format", "{{.Name}}"])
     assert sorted(again.stdout.split()) == sorted(made.stdout.split())
 
