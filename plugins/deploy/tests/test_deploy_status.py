@@ -6,6 +6,8 @@ import json
 
 
 def _status(cli, expect):
+    # Only the deploy plugin is loaded here, so the example release's services name a secret
+    # backend that is not installed: their lines fail whatever the deployment's state.
     return json.loads(cli("status", "--json", expect=expect).output)
 
 
@@ -15,10 +17,7 @@ def _deployment(report, name="ai-stack"):
 
 def test_an_installed_deployment_with_active_units_is_ok(cli, repo):
     cli("deploy", "install", str(repo.path), "--yes")
-    # exit 1 here all the same: the services' secrets line (leger_core's) finds no secret
-    # backend among the plugins this in-process leger has; only the deployment line is ours.
-    report = _status(cli, expect=1)
-    assert [c["section"] for c in report["checks"] if not c["ok"]] == ["service"] * 3
+    report = _status(cli, expect=None)
     check = _deployment(report)
     assert check["ok"] is True and check["action"] is None
     assert set(check["facts"]["units"].values()) == {"active"}
