@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,7 +168,10 @@ class Leger:
                 continue
             known = True
             for item in result:
-                merged.setdefault(item.env, item)
+                first = merged.setdefault(item.env, item)
+                if first.podman_name is None and item.podman_name is not None:
+                    # the value may come from config, the podman name is the release's
+                    merged[item.env] = replace(first, podman_name=item.podman_name)
         if not known:
             names = ", ".join(self.service_names()) or "none configured"
             raise NotFoundError(f"unknown service {service!r}; known: {names}")

@@ -20,6 +20,9 @@ class ServiceSecret:
     env: str
     secret: str
     source: str = "config"  # where this requirement came from: config, manifest, quadlet, …
+    # The podman secret a release's quadlet names for it (``Secret=NAME,…``): the contract the
+    # podman and driver strategies create; None means ``<service>_<env>``.
+    podman_name: str | None = None
 
 
 @dataclass

@@ -12,6 +12,7 @@ from leger_core.context import Leger
 from leger_core.errors import LegerError
 from leger_plugin_deploy.deployer import Deployer, describe_source
 from leger_plugin_deploy.diff import render
+from leger_plugin_deploy.ensure import ensure_secrets
 from leger_plugin_deploy.installer import Plan
 from leger_plugin_deploy.state import Deployment, deploy_lock, short
 
@@ -71,6 +72,8 @@ def run_plan(deployer: Deployer, plan: Plan, *, yes: bool, dry_run: bool) -> boo
     if not yes and not click.confirm(f"Apply these changes to {plan.name}?", default=False):
         click.echo("Nothing was changed.")
         return False
+    # The podman secrets the release names exist before any unit starts (or nothing changes).
+    ensure_secrets(deployer.leger, plan.new, click.echo)
     state = deployer.installer.apply(plan)
     _summary(deployer, plan, state)
     _report(deployer, state, plan.action)

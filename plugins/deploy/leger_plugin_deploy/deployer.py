@@ -12,7 +12,8 @@ from leger_core.context import Leger
 from leger_core.errors import InvalidInputError, LegerError, NotFoundError
 from leger_core.paths import cache_dir
 from leger_core.strategies import FetchedRelease
-from leger_plugin_deploy import fsops
+from leger_plugin_deploy import fsops, health
+from leger_plugin_deploy.generator import check_with_generator
 from leger_plugin_deploy.installer import Echo, Installer, Plan, make_plan
 from leger_plugin_deploy.manifest import Manifest
 from leger_plugin_deploy.release import check_release
@@ -117,6 +118,9 @@ class Deployer:
         if isinstance(raw_manifest, dict):
             manifest = Manifest(raw_manifest, None)
         checked = check_release(files, manifest)
+        check_with_generator(files, user=self.installer.systemctl.user)
+        if isinstance(raw_manifest, dict):
+            health.from_manifest(raw_manifest)  # a malformed check is refused now
         for warning in checked.warnings:
             self.progress(f"  {warning}")
         metadata = {

@@ -3,12 +3,15 @@
 1. back up the installed files into the state dir (``backups/<txid>``), checked by sha256;
 2. write the new tree beside the old one (``<quadlet_dir>/.leger-<name>.new-<txid>``);
 3. stop units the release no longer has, then swap the directories by rename;
-4. ``systemctl daemon-reload``; restart units whose files changed; start new ones;
-5. check each with ``is-active``; 6. write ``state.json`` (the commit point).
+4. ``systemctl daemon-reload``; write ``state.json`` (a unit's ``ExecStartPre=leger secrets
+   fetch SERVICE`` reads the services from it, so it must be there before the first start);
+5. restart units whose files changed; start new ones; 6. wait while a unit is ``activating``
+   (bounded), then check each with ``is-active``: systemd's own state is the verdict.
 
-If any step fails the previous files come back from the backup, systemd is reloaded, the units
-touched are put back, the pending backup is dropped and ``state.json`` is never written: the
-machine is as it was, and the error says what happened. A journal file marks a change in
+If any step fails the previous files come back from the backup, systemd is reloaded, the
+previous ``state.json`` is written back (or removed on a first install), the units touched are
+put back, the pending backup is dropped: the machine is as it was, and the error says what
+happened. A journal file marks a change in
 flight so that one interrupted by a crash is undone by the next command (:meth:`recover`).
 """
 
@@ -25,13 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from leger_core.errors import ConflictError, LegerError
-from leger_plugin_deploy import fsops
+from leger_plugin_deploy import fsops, health
 from leger_plugin_deploy.diff import Changes, compare
 from leger_plugin_deploy.quadlet import parse, quadlet_type, service_name
 from leger_plugin_deploy.state import Deployment, Store, short
 from leger_plugin_deploy.systemd import Systemctl, unit_search_path
 
 Echo = Callable[[str], None]
+# How long units may stay ``activating`` after a start before the change is called failed.
+ACTIVATING_WAIT = float(os.environ.get("LEGER_DEPLOY_ACTIVATING_WAIT", "60"))
+_PENDING = ("activating", "reloading", "refreshing")
 
 
 class DeployFailed(LegerError):
@@ -111,6 +117,7 @@ class _Tx:
     stopped: list[str] = field(default_factory=list)
     restarted: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    saved: bool = False
 
 
 class Installer:
@@ -250,6 +257,13 @@ class Installer:
             self._swap_in(tx, target)
             self.echo("Reloading systemd (daemon-reload)")
             self.systemctl.daemon_reload()
+            # The journal keeps the state to return to should this process die from here on.
+            previous = plan.old.to_json() if plan.old is not None else None
+            self._journal(
+                name, {"txid": tx.txid, "action": plan.action, "previous_state": previous}
+            )
+            self.store.save(new_state)  # atomic: on an error the previous state is intact
+            tx.saved = True
             if plan.restart:
                 self.echo(f"Restarting {', '.join(plan.restart)}")
                 tx.restarted = list(plan.restart)
@@ -259,7 +273,7 @@ class Installer:
                 tx.started = list(plan.start)
                 self.systemctl.start(plan.start)
             self._check_active(plan.restart + plan.start)
-            self.store.save(new_state)
+            self._check_health(plan)
         except BaseException as exc:
             notes = self._undo(tx, plan, target)
             raise self._failure(plan, exc, notes) from exc
@@ -281,11 +295,33 @@ class Installer:
             tx.old_dir = None
 
     def _check_active(self, units: list[str]) -> None:
+        deadline = time.monotonic() + ACTIVATING_WAIT
         for unit in units:
             active, state = self.systemctl.is_active(unit)
+            # ``activating``: still in ExecStartPre, or waiting to be restarted (Restart=);
+            # systemd decides soon either way, so wait for its verdict, bounded.
+            while not active and state in _PENDING and time.monotonic() < deadline:
+                time.sleep(0.2)
+                active, state = self.systemctl.is_active(unit)
             if not active:
                 raise DeployFailed(f"{unit} is not active after the change ({state})")
             self.echo(f"  {unit}: {state}")
+
+    def _check_health(self, plan: Plan) -> None:
+        """The manifest's health checks of the services whose units were (re)started."""
+        touched = set(plan.restart + plan.start)
+        checks = health.from_manifest(plan.new.manifest)
+        for service, check in sorted(checks.items()):
+            unit = (plan.new.services.get(service) or {}).get("unit")
+            if unit not in touched:
+                continue
+            why = health.wait_healthy(check)
+            if why is not None:
+                raise DeployFailed(
+                    f"{service} is not healthy after {check.timeout:g} s ({why}; "
+                    f"{check.describe()})"
+                )
+            self.echo(f"  {service}: healthy ({check.describe()})")
 
     def _undo(self, tx: _Tx, plan: Plan, target: Path) -> list[str]:
         """Put everything back; return notes about what could not be."""
@@ -297,6 +333,8 @@ class Installer:
             except BaseException as exc:  # keep undoing the rest whatever happens
                 notes.append(f"{what} failed: {exc}")
 
+        if tx.saved:
+            attempt("restoring the previous state", lambda: self._restore_state(plan))
         if tx.started:
             attempt(f"stopping {', '.join(tx.started)}", lambda: self.systemctl.stop(tx.started))
         if tx.swapped:
@@ -321,6 +359,12 @@ class Installer:
                 "removing the state folder", lambda: fsops.remove_tree(self.store.dir(plan.name))
             )
         return notes
+
+    def _restore_state(self, plan: Plan) -> None:
+        if plan.old is not None:
+            self.store.save(plan.old)
+        else:
+            self.store.state_path(plan.name).unlink(missing_ok=True)
 
     def _restore_files(self, tx: _Tx, plan: Plan, target: Path) -> None:
         failed = self.qdir / f".leger-{plan.name}.failed-{tx.txid}"
@@ -352,7 +396,7 @@ class Installer:
             )
         else:
             back = f"nothing of {plan.name!r} was installed"
-        message = f"{plan.action} of {plan.name!r} failed: {why}. Rolled back: {back}"
+        message = f"{plan.action} of {plan.name!r} failed: {why.rstrip('.')}. Rolled back: {back}"
         if notes:
             message += "; but " + "; ".join(notes)
         error = DeployFailed(message)
@@ -392,9 +436,16 @@ class Installer:
         for journal in sorted(self.store.root.glob("*/journal.json")):
             name = journal.parent.name
             try:
-                txid = json.loads(journal.read_text()).get("txid", "")
+                record = json.loads(journal.read_text())
             except (OSError, ValueError):
-                txid = ""
+                record = {}
+            txid = record.get("txid", "")
+            if "previous_state" in record:  # the new state was written before units started
+                previous = record["previous_state"]
+                if previous is None:
+                    self.store.state_path(name).unlink(missing_ok=True)
+                else:
+                    self.store.save(Deployment.from_json(previous))
             dep = self.store.load(name)
             target = self.target(name)
             reference = dep.previous.backup if dep and dep.previous else None

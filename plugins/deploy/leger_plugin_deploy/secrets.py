@@ -26,10 +26,15 @@ def service_secrets(service: str, config: Config) -> list[ServiceSecret] | None:
         for item in info.get("secrets", []):
             env, name = item.get("env"), item.get("name")
             if isinstance(env, str) and isinstance(name, str):
-                result.setdefault(
-                    env,
-                    ServiceSecret(env=env, secret=prefix + name, source=item.get("from", "deploy")),
+                source = item.get("from", "deploy")
+                podman = name if source == "quadlet" else None
+                first = result.setdefault(
+                    env, ServiceSecret(env=env, secret=prefix + name, source=source)
                 )
+                if podman is not None and first.podman_name is None:
+                    result[env] = ServiceSecret(
+                        env=env, secret=first.secret, source=first.source, podman_name=podman
+                    )
     if not found:
         return None
     return sorted(result.values(), key=lambda s: s.env)

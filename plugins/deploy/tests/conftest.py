@@ -104,6 +104,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ):
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.setenv("LEGER_CONFIG", str(home / "leger-config.toml"))
+    # No podman here: the podman secrets a release names are checked under real systemd
+    # and podman 5 (tests/systemd/test_deploy_systemd.py).
+    (home / "leger-config.toml").write_text('[deploy]\nsecrets_strategy = "none"\n')
     monkeypatch.setenv("LEGER_QUADLET_DIR", str(home / "quadlets"))
     monkeypatch.delenv("LEGER_SYSTEMD_SCOPE", raising=False)
     # systemd's unit directories, for the shadowing check: the private home's, not this

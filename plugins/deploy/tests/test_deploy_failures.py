@@ -103,8 +103,10 @@ def test_write_error_when_recording_the_state(cli, installed, machine, systemctl
     before = machine()
     result = cli("update", "--yes", expect=1)
     _assert_restored(machine, before, result, "Read-only file system")
-    # the unit ran the new files for a moment: it is restarted on the old ones
-    assert systemctl.calls()[-2:] == [["daemon-reload"], ["restart", "litellm.service"]]
+    # the state is written before any unit starts (ExecStartPre= reads it): no unit ran the
+    # new files, systemd is reloaded on the old ones
+    assert systemctl.calls()[-2:] == [["daemon-reload"], ["daemon-reload"]]
+    assert ["restart", "litellm.service"] not in systemctl.calls()
 
 
 def test_reload_failure(cli, installed, machine, systemctl):

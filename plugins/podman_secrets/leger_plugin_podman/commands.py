@@ -38,6 +38,15 @@ def _storage(leger: Leger, backend: str | None) -> str:
     return backend or default
 
 
+def driver_injector(
+    leger: Leger, service: str | None, backend: str | None = None
+) -> DriverInjector:
+    """The driver injector as ``leger inject driver`` makes it (also for ``leger deploy``):
+    its commands name the backend that keeps the data, and the fast path's settings are
+    recorded."""
+    return DriverInjector(leger, backend=_storage(leger, leger.backend_name(service, backend)))
+
+
 backend_option = click.option(
     "--backend",
     metavar="NAME",
@@ -189,7 +198,6 @@ def inject_driver(leger: Leger, service: str, backend: str | None) -> None:
     with leger.backends() as open_backend:
         for _, name_of_backend, name in plan:
             open_backend(name_of_backend).info(name)  # fail now, not at the container's start
-    storage = _storage(leger, leger.backend_name(service, backend))
     refs = {env: format_reference(b, name) for env, b, name in plan}
-    result = DriverInjector(leger, backend=storage).inject_refs(service, refs)
+    result = driver_injector(leger, service, backend).inject_refs(service, refs)
     _report(result.extra, service, "driver")

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leger_core.errors import ConflictError, InvalidInputError
+from leger_core.errors import ConflictError, InvalidInputError, LegerError
 from leger_core.models import InjectResult, SecretValue
 from leger_plugin_podman.driver import REFERENCE, REFERENCE_TEXT
 from leger_plugin_podman.store import (
@@ -34,14 +34,28 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")
 
 
-def podman_secret_name(service: str, env: str) -> str:
-    """``openwebui`` + ``OPENAI_API_KEY`` → ``openwebui_openai_api_key``."""
+def podman_secret_name(service: str, env: str, names: Mapping[str, str] | None = None) -> str:
+    """The name a release's quadlet gives it (``Secret=openai_api_key,…``: ``names`` maps env
+    var → that name), else ``openwebui`` + ``OPENAI_API_KEY`` → ``openwebui_openai_api_key``."""
+    if names and env in names:
+        return names[env]
     return f"{service}_{env.lower()}"
 
 
-def quadlet_lines(service: str, envs: list[str]) -> str:
+def release_names(leger: Any, service: str) -> dict[str, str]:
+    """env var → the podman secret name the installed release's quadlets use for it."""
+    if leger is None:
+        return {}
+    try:
+        wanted = leger.service_secrets(service)
+    except LegerError:
+        return {}
+    return {s.env: s.podman_name for s in wanted if getattr(s, "podman_name", None)}
+
+
+def quadlet_lines(service: str, envs: list[str], names: Mapping[str, str] | None = None) -> str:
     return "".join(
-        f"Secret={podman_secret_name(service, env)},type=env,target={env}\n" for env in envs
+        f"Secret={podman_secret_name(service, env, names)},type=env,target={env}\n" for env in envs
     )
 
 
@@ -86,6 +100,7 @@ class PodmanInjector:
 
     def __init__(self, leger: Any = None, *, url: str | None = None) -> None:
         config = leger.config if leger is not None else None
+        self.leger = leger
         self.url = url or podman_url(config)
         self._store: PodmanSecretStore | None = None
 
@@ -109,6 +124,15 @@ class PodmanInjector:
         }
         return self._apply(service, items)
 
+    def create_named(self, service: str, env: str, name: str, value: SecretValue) -> None:
+        """Create the podman secret ``name`` (a release's ``Secret=`` name) with ``value``,
+        labelled as Leger's for ``service`` (what ``leger deploy install`` does)."""
+        self._checked(service, {env: value})
+        data = value.reveal()
+        self._create(
+            name, data, {LABEL_SERVICE: service, LABEL_ENV: env, LABEL_DIGEST: digest(data)}
+        )
+
     def remove(self, service: str) -> None:
         for info in self.store.labelled(LABEL_SERVICE, service):
             self.store.remove(info["Spec"]["Name"])
@@ -123,15 +147,23 @@ class PodmanInjector:
 
     def _apply(self, service: str, items: dict[str, tuple[bytes, dict[str, str]]]) -> InjectResult:
         existing = {i["Spec"]["Name"]: i for i in self.store.labelled(LABEL_SERVICE, service)}
+        names = release_names(self.leger, service)
+
+        def name_of(env: str) -> str:
+            return podman_secret_name(service, env, names)
+
         plan = Plan()
         for env, (_, labels) in items.items():
-            name = podman_secret_name(service, env)
+            name = name_of(env)
             info = existing.get(name) or self.store.inspect(name)
             if info is None:
                 plan.create.append(env)
                 continue
             have = info["Spec"].get("Labels") or {}
-            if have.get(LABEL_SERVICE) != service:
+            # A release's name may be shared by several of its services (Secret=postgres_password
+            # in litellm and postgres): one Leger made for another service is the same secret.
+            shared = env in names and LABEL_SERVICE in have
+            if have.get(LABEL_SERVICE) != service and not shared:
                 raise ConflictError(
                     f"podman secret {name!r} exists and was not made by Leger for {service!r}",
                     hint=f"remove it with `podman secret rm {name}` if it is not needed",
@@ -142,14 +174,14 @@ class PodmanInjector:
                 plan.unchanged.append(env)
             else:
                 plan.replace.append(env)
-        wanted = {podman_secret_name(service, env) for env in items}
+        wanted = {name_of(env) for env in items}
         plan.remove = sorted(n for n in existing if n not in wanted)
         for env in plan.replace:
-            self.store.remove(podman_secret_name(service, env))
+            self.store.remove(name_of(env))
         for env in plan.create + plan.replace:
             data, labels = items[env]
             all_labels = {LABEL_SERVICE: service, LABEL_ENV: env, **labels}
-            self._create(podman_secret_name(service, env), data, all_labels)
+            self._create(name_of(env), data, all_labels)
         for name in plan.remove:
             self.store.remove(name)
         return InjectResult(
@@ -163,7 +195,7 @@ class PodmanInjector:
                 "replaced": ",".join(plan.replace),
                 "unchanged": ",".join(plan.unchanged),
                 "removed": ",".join(plan.remove),
-                "quadlet": quadlet_lines(service, sorted(items)),
+                "quadlet": quadlet_lines(service, sorted(items), names),
             },
         )
 
@@ -195,3 +227,11 @@ class DriverInjector(PodmanInjector):
                 raise InvalidInputError(f"{env}: {name!r} is not a secret reference")
         items = {env: (REFERENCE + name.encode(), {LABEL_REF: name}) for env, name in refs.items()}
         return self._apply(service, items)
+
+    def create_named_ref(self, service: str, env: str, name: str, ref: str) -> None:
+        """Create the podman secret ``name`` as a reference to ``ref`` (``BACKEND:NAME``)."""
+        self._checked(service, {env: ref})
+        if not REFERENCE_TEXT.fullmatch(ref):
+            raise InvalidInputError(f"{env}: {ref!r} is not a secret reference")
+        labels = {LABEL_SERVICE: service, LABEL_ENV: env, LABEL_REF: ref}
+        self._create(name, REFERENCE + ref.encode(), labels)
