@@ -231,6 +231,8 @@ def _cli_env(tmp_path: Path, user_id: str) -> dict[str, str]:
     config.write_text(
         f'[identity]\nuser_id = "{user_id}"\nemail = "{user_id}@example.com"\n'
         'tailnet = "example.ts.net"\ndevice_id = "dev-web"\nhostname = "web-laptop"\n'
+        # The stand-in systemctl starts nothing: no podman secrets to make for the release.
+        '[deploy]\nsecrets_strategy = "none"\n'
     )
     # `leger auth login --browser` opens the link with Python's webbrowser, which runs
     # $BROWSER: this one hands the link to the test instead of a desktop browser.

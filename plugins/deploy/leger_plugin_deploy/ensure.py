@@ -72,8 +72,13 @@ def ensure_secrets(leger: Any, dep: Deployment, echo: Callable[[str], None]) -> 
     if how == "driver":
         # as `leger inject driver` makes it: the backend named in its commands, the fast
         # path's settings recorded
-        from leger_plugin_podman.commands import driver_injector
-
+        try:
+            from leger_plugin_podman.commands import driver_injector
+        except ImportError:
+            raise ConfigError(
+                "deploy.secrets_strategy 'driver' needs leger-plugin-podman",
+                hint="pip install 'leger-plugin-deploy[podman]', or choose another strategy",
+            ) from None
         injector = driver_injector(leger, None)
     store = injector.store
     absent = [n for n in wanted if store.inspect(n.name) is None]
