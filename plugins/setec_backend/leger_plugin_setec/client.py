@@ -44,8 +44,9 @@ _MAX_RESPONSE = 8 << 20
 def default_socket() -> str:
     if os.getuid() == 0:
         return "/run/legerd/legerd.sock"
-    base = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-    return os.path.join(base, "legerd.sock")
+    from leger_core.paths import runtime_base  # imports only os: fine on the container-start path
+
+    return os.path.join(runtime_base(), "legerd.sock")
 
 
 def legerd_address(config: Config | None = None) -> str:
