@@ -36,6 +36,7 @@ __all__ = [
     "names",
     "paths",
     "sdunits",
+    "stampcache",
     "status",
     "strategies",
     "tailscale_whois",
