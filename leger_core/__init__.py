@@ -36,6 +36,7 @@ __all__ = [
     "names",
     "paths",
     "sdunits",
+    "setec_api",
     "stampcache",
     "status",
     "strategies",
