@@ -9,16 +9,13 @@ ANTHROPIC_API_KEY = "team/anthropic"  # env var = legerd secret name, used verba
 
 from __future__ import annotations
 
-import re
-
 from leger_core import hookimpl
 from leger_core.backends import parse_reference
 from leger_core.config import Config
 from leger_core.errors import ConfigError
 from leger_core.models import ServiceSecret
+from leger_core.names import ENV_NAME
 from leger_core.paths import secret_prefix
-
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @hookimpl(trylast=True)

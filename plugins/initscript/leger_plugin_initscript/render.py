@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 from leger_core import setec_api as wire
 from leger_core.errors import InvalidInputError
+from leger_core.names import ENV_NAME
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # legerd's secret names; nothing in them needs quoting inside the JSON or the shell string.
 SECRET_NAME = re.compile(r"[A-Za-z0-9_.@:+=-][A-Za-z0-9_.@:+=/-]{0,255}")
 SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")

@@ -18,6 +18,7 @@ from typing import Any
 
 from leger_core.errors import ConflictError, InvalidInputError, LegerError
 from leger_core.models import InjectResult, SecretValue
+from leger_core.names import ENV_NAME
 from leger_core.paths import leger_executable
 from leger_plugin_podman.driver import REFERENCE, REFERENCE_TEXT
 from leger_plugin_podman.store import (
@@ -30,7 +31,6 @@ from leger_plugin_podman.store import (
     podman_url,
 )
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")
 
 
