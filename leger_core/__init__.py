@@ -36,6 +36,8 @@ __all__ = [
     "names",
     "paths",
     "sdunits",
+    "setec_api",
+    "stampcache",
     "status",
     "strategies",
     "tailscale_whois",

@@ -33,3 +33,8 @@ class NameRule:
     def __repr__(self) -> str:
         first, rest = "".join(sorted(self.first)), "".join(sorted(self.rest))
         return f"NameRule({first!r}, {rest!r}, {self.max_len})"
+
+
+# An environment variable name, as POSIX shells accept it: the one rule for every strategy
+# (envfile, podman, initscript) and the config's service tables.
+ENV_NAME = NameRule(LETTERS + "_", ALNUM + "_")  # [A-Za-z_][A-Za-z0-9_]*

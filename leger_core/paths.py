@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from leger_core.config import Config
+
 
 def state_dir() -> Path:
     """``$XDG_STATE_HOME/leger`` (``~/.local/state/leger``): deployments, account info."""
@@ -31,10 +33,45 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("leger"))
 
 
+def runtime_base() -> str:
+    """``$XDG_RUNTIME_DIR``, else ``/run/user/UID`` (what systemd sets it to): the user's
+    tmpfs, where sockets (podman's, legerd's) and files holding secrets go."""
+    return os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+
+
 def runtime_path() -> str:
     """``$XDG_RUNTIME_DIR/leger`` (tmpfs), else ``/run/user/UID/leger``: files holding secrets."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-    return os.path.join(base, "leger")
+    return os.path.join(runtime_base(), "leger")
+
+
+def leger_executable() -> str:
+    """The absolute path of this installation's ``leger`` (systemd and podman's shell driver
+    want absolute paths): the console script beside the interpreter, else ``/usr/bin/leger``."""
+    import sys  # built in: costs nothing
+
+    beside = os.path.join(os.path.dirname(sys.executable), "leger")
+    return beside if os.access(beside, os.X_OK) else "/usr/bin/leger"
+
+
+def account_prefix(user_uuid: str) -> str:
+    """``leger/<user_uuid>/``: where ``leger secrets sync`` puts an account's secrets in the
+    local backend, and where services' secret names are looked up."""
+    return f"leger/{user_uuid}/"
+
+
+def secret_prefix(config: Config) -> str:
+    """Where account secrets live in the local backend: config ``secrets.prefix`` if set, else
+    :func:`account_prefix` of the logged-in account, else nothing."""
+    prefix = config.get("secrets.prefix")
+    if prefix is None:
+        account = read_account()
+        user = account.get("user_uuid") if account else None
+        return account_prefix(user) if isinstance(user, str) and user else ""
+    if not isinstance(prefix, str):
+        from leger_core.errors import ConfigError
+
+        raise ConfigError(f"secrets.prefix in {config.path} must be a string")
+    return prefix
 
 
 def account_file() -> Path:

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from leger_core.backends import BACKEND_NAME
-from leger_core.names import NameRule
-from leger_plugin_envfile.envformat import ENV_NAME
+from leger_core.names import ENV_NAME, NameRule
 from leger_plugin_envfile.fetch import SERVICE_NAME
 from leger_plugin_podman.driver import REFERENCE_TEXT, SECRET_ID, SECRET_NAME
 
@@ -41,6 +40,17 @@ def test_rule_accepts_exactly_what_its_pattern_accepts(rule, pattern, longest):
         samples.append("".join(rng.choice(ALPHABET) for _ in range(max(length, 0))))
     for text in samples:
         assert rule.fullmatch(text) == bool(compiled.fullmatch(text)), (pattern, text)
+
+
+def test_every_strategy_uses_the_one_env_name_rule():
+    """envfile, podman, initscript and the config's service tables once had a copy each."""
+    from leger_core.builtins import config_services
+    from leger_plugin_envfile import envformat
+    from leger_plugin_initscript import render
+    from leger_plugin_podman import injectors
+
+    for module in (config_services, envformat, render, injectors):
+        assert module.ENV_NAME is ENV_NAME, module.__name__
 
 
 def test_unbounded_rule_has_no_length_limit():

@@ -9,30 +9,13 @@ ANTHROPIC_API_KEY = "team/anthropic"  # env var = legerd secret name, used verba
 
 from __future__ import annotations
 
-import re
-
 from leger_core import hookimpl
 from leger_core.backends import parse_reference
 from leger_core.config import Config
 from leger_core.errors import ConfigError
 from leger_core.models import ServiceSecret
-from leger_core.paths import read_account
-
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def secret_prefix(config: Config) -> str:
-    """Where account secrets live in the local backend: config ``secrets.prefix`` if set, else
-    ``leger/<user_uuid>/`` of the logged-in account (where ``leger secrets sync`` puts them),
-    else nothing."""
-    prefix = config.get("secrets.prefix")
-    if prefix is None:
-        account = read_account()
-        user = account.get("user_uuid") if account else None
-        return f"leger/{user}/" if isinstance(user, str) and user else ""
-    if not isinstance(prefix, str):
-        raise ConfigError(f"secrets.prefix in {config.path} must be a string")
-    return prefix
+from leger_core.names import ENV_NAME
+from leger_core.paths import secret_prefix
 
 
 @hookimpl(trylast=True)

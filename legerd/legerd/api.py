@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from leger_core import setec_api as wire
 from legerd.access import ANONYMOUS, AccessRules, Principal
 from legerd.audit import AuditLog
 from legerd.errors import BadRequest, Denied, StoreError
@@ -33,7 +34,7 @@ from legerd.store import DEFAULT_MAX_VALUE, MAX_NAME_BYTES, MAX_VERSION, SecretS
 from legerd.tailscale import WhoIsError, whois
 
 INTERNAL_PREFIX = "_internal/"
-JSON = "application/json"
+JSON = wire.CONTENT_TYPE
 DEFAULT_REFUSAL_INTERVAL = 60.0  # seconds between audit lines for one anonymous peer
 MAX_SUMMARISED_PEERS = 4096
 
@@ -168,7 +169,7 @@ class Call:
         return value
 
     def version(self) -> int:
-        value = self.body.get("version")
+        value = self.body.get(wire.VERSION.lower())
         if value is None:
             return 0
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VERSION:
@@ -184,7 +185,7 @@ class Call:
         return value
 
     def value(self) -> bytes:
-        raw = self.body.get("value")
+        raw = self.body.get(wire.VALUE.lower())
         if raw is None:
             return b""  # a Go client's empty []byte is sent as null
         if not isinstance(raw, str):
@@ -198,7 +199,7 @@ class Call:
         return value
 
     def secret_name(self) -> str:
-        self.name = self.string("name")
+        self.name = self.string(wire.NAME.lower())
         return self.name
 
     def check(self, action: str, name: str, version: int | None, *, nonzero: bool) -> None:
@@ -247,7 +248,11 @@ async def api_list(call: Call) -> Response:
 
 def _info_doc(name: str, store: SecretStore) -> dict[str, Any]:
     secret = store.secret(name)
-    return {"Name": name, "Versions": sorted(secret.versions), "ActiveVersion": secret.active}
+    return {
+        wire.NAME: name,
+        wire.VERSIONS: sorted(secret.versions),
+        wire.ACTIVE_VERSION: secret.active,
+    }
 
 
 NOT_MODIFIED = {"Content-Type": JSON}
@@ -271,7 +276,7 @@ async def api_get(call: Call) -> Response:
     else:
         await call.authorize("get", name, version)
     value, got = store.get(name, version)
-    return _ok({"Value": base64.b64encode(value).decode(), "Version": got})
+    return _ok({wire.VALUE: base64.b64encode(value).decode(), wire.VERSION: got})
 
 
 async def api_info(call: Call) -> Response:
@@ -399,7 +404,7 @@ def endpoint(
                 return await refuse(request, principal, 400, "only POST requests allowed")
             if request.headers.get("content-type") != JSON:
                 return await refuse(request, principal, 400, "request body must be json")
-            if request.headers.get("sec-x-tailscale-no-browsers") != "setec":
+            if request.headers.get(wire.NO_BROWSERS_HEADER.lower()) != wire.NO_BROWSERS_VALUE:
                 return await refuse(request, principal, 403, "access denied")
             if principal is ANONYMOUS:
                 # Before the body is read: an unknown peer makes legerd read nothing.
@@ -440,18 +445,17 @@ class LegerdApp:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
         api: dict[str, Handler] = {
-            "/api/list": api_list,
-            "/api/get": api_get,
-            "/api/info": api_info,
-            "/api/put": api_put,
-            "/api/create-version": api_create_version,
-            "/api/activate": api_activate,
-            "/api/delete": api_delete,
-            "/api/delete-version": api_delete_version,
+            wire.LIST: api_list,
+            wire.GET: api_get,
+            wire.INFO: api_info,
+            wire.PUT: api_put,
+            wire.CREATE_VERSION: api_create_version,
+            wire.ACTIVATE: api_activate,
+            wire.DELETE: api_delete,
+            wire.DELETE_VERSION: api_delete_version,
         }
         self.routes = {
-            path: endpoint(daemon, path.removeprefix("/api/"), handler)
-            for path, handler in api.items()
+            wire.path(method): endpoint(daemon, method, handler) for method, handler in api.items()
         }
         self.unknown = endpoint(daemon, "unknown", self._unknown)
 
@@ -467,9 +471,9 @@ class LegerdApp:
         route = self.routes.get(path)
         if route is not None:
             response = await route(request)
-        elif path.startswith("/api/"):
+        elif path.startswith(wire.API_PREFIX):
             response = await self.unknown(request)
-        elif path == "/health" and scope["method"] in ("GET", "HEAD"):
+        elif path == wire.HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
             response = _ok({"status": "ok", "secrets_count": len(self.daemon.store)})
         else:
             response = error("404 page not found", 404)

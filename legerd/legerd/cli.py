@@ -303,7 +303,7 @@ def install_units(user: bool, directory: Path | None, dry_run: bool) -> None:
 
     A venv under /home or /root gets ProtectHome=read-only, so systemd can start it. Then:
     systemctl [--user] daemon-reload && systemctl [--user] enable --now legerd"""
-    from legerd.fsutil import atomic_write
+    from leger_core.fsutil import atomic_write
     from legerd.units import UNIT_NAME, default_dir, render
 
     text = render(user=user)

@@ -17,8 +17,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from leger_core.fsutil import atomic_write
 from legerd.errors import StateError
-from legerd.fsutil import atomic_write
 
 KEK_PREFIX = b"legerd-kek-v1:"
 DATAKEY_FORMAT = "legerd-datakey-v1"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from leger_core.paths import runtime_base
+
 
 def default_state_dir() -> Path:
     if os.getuid() == 0:
@@ -16,5 +18,4 @@ def default_state_dir() -> Path:
 def default_socket() -> Path:
     if os.getuid() == 0:
         return Path("/run/legerd/legerd.sock")
-    base = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-    return Path(base) / "legerd.sock"
+    return Path(runtime_base()) / "legerd.sock"

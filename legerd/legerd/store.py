@@ -23,8 +23,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from leger_core.fsutil import atomic_write
 from legerd.errors import BadRequest, NotFound, StateError, VersionExists
-from legerd.fsutil import atomic_write
 from legerd.keys import KeyFiles
 
 MAGIC = b"LEGERDB\x01"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from leger_core.fsutil import atomic_write
 from legerd.access import hash_token, new_token
 from legerd.errors import StateError
-from legerd.fsutil import atomic_write
 
 TOKEN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 

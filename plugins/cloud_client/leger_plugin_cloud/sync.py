@@ -10,6 +10,7 @@ from typing import Any
 
 from leger_core.backends import DEFAULT_BACKEND, plan_for, read_plan
 from leger_core.models import SecretValue
+from leger_core.paths import account_prefix
 from leger_core.strategies import SecretBackend
 from leger_plugin_cloud.client import CloudClient
 
@@ -34,10 +35,6 @@ class SyncReport:
             "injected": self.injected,
             "failed": self.failed,
         }
-
-
-def account_prefix(user_uuid: str) -> str:
-    return f"leger/{user_uuid}/"
 
 
 def sync_secrets(cloud: CloudClient, backend: SecretBackend, user_uuid: str) -> SyncReport:

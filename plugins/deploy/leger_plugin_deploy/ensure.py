@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from leger_core.backends import format_reference, plan_for
-from leger_core.builtins.config_services import secret_prefix
 from leger_core.errors import ConfigError, LegerError, NotFoundError
+from leger_core.paths import secret_prefix
 from leger_plugin_deploy.state import Deployment
 
 STRATEGIES = ("podman", "driver", "none")

@@ -6,9 +6,9 @@ manifest's ``services[].secrets_required`` — so answering costs a few small JS
 
 from __future__ import annotations
 
-from leger_core.builtins.config_services import secret_prefix
 from leger_core.config import Config
 from leger_core.models import ServiceSecret
+from leger_core.paths import secret_prefix
 from leger_plugin_deploy.state import Store
 
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 import os
 
 from leger_core.errors import InvalidInputError
-from leger_core.names import ALNUM, LETTERS, NameRule
+from leger_core.names import ENV_NAME
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-ENV_NAME = NameRule(LETTERS + "_", ALNUM + "_")  # [A-Za-z_][A-Za-z0-9_]*
 # Go's bufio.Scanner default token limit, minus the name, '=' and a little slack.
 MAX_LINE = 64 * 1024 - 1
 

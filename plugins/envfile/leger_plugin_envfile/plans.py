@@ -21,10 +21,7 @@ Standard library only (plus leger_core's cheap modules): this is read on every c
 
 from __future__ import annotations
 
-import os
-import sys
-
-from leger_core.fastpath import file_stamp, read_cache, write_cache
+from leger_core import stampcache
 
 # typing costs milliseconds at every container start; annotations only need it for mypy.
 TYPE_CHECKING = False
@@ -49,26 +46,12 @@ CACHE = "service-plans.json"
 
 
 def cache_key() -> str:
-    env = "|".join(f"{k}={os.environ.get(k, '')}" for k in ENV_KEYS)
-    return f"v{VERSION}|{sys.prefix}|{os.getuid()}|{env}"
-
-
-def _entry(data: dict[str, Any]) -> dict[str, Any] | None:
-    entry = data.get(cache_key())
-    if not isinstance(entry, dict):
-        return None
-    inputs = entry.get("inputs")
-    if not isinstance(inputs, dict):
-        return None
-    for path, recorded in inputs.items():
-        if file_stamp(path) != recorded:
-            return None
-    return entry
+    return stampcache.cache_key(VERSION, ENV_KEYS)
 
 
 def lookup(service: str) -> tuple[Plan, dict[str, Any]] | None:
     """(plan, fast backend settings) for ``service`` if the cache holds a current answer."""
-    entry = _entry(read_cache(CACHE))
+    entry = stampcache.lookup(CACHE, cache_key())
     if entry is None:
         return None
     plan = entry.get("services", {}).get(service)
@@ -81,18 +64,15 @@ def lookup(service: str) -> tuple[Plan, dict[str, Any]] | None:
 
 
 def record(service: str, plan: Plan, backends: dict[str, Any], inputs: Iterable[str]) -> None:
-    """Remember ``plan`` for ``service``. Never fails the command that calls it."""
-    stamps = {path: file_stamp(path) for path in inputs}
-    data = read_cache(CACHE)
+    """Remember ``plan`` for ``service``, beside the other services answered from the same
+    inputs. Never fails the command that calls it."""
+    stamps = stampcache.stamps(inputs)
     key = cache_key()
-    entry = data.pop(key, None)
-    if (
-        not isinstance(entry, dict)
-        or entry.get("inputs") != stamps
-        or entry.get("backends") != backends
-    ):
-        entry = {"inputs": stamps, "backends": backends, "services": {}}
+    current = stampcache.lookup(CACHE, key)
+    if current is None or current.get("inputs") != stamps or current.get("backends") != backends:
+        entry: dict[str, Any] = {"inputs": stamps, "backends": backends, "services": {}}
+    else:
+        entry = {**current, "services": dict(current.get("services") or {})}
     entry["services"][service] = [list(item) for item in plan]
-    data[key] = entry
     # Other environments (a shell, systemd, tests) have entries too: keep a few.
-    write_cache(CACHE, data, keep=MAX_ENTRIES)
+    stampcache.record(CACHE, key, entry, keep=MAX_ENTRIES)

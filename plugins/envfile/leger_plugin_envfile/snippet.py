@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
 
 from leger_core.models import ServiceSecret
+from leger_core.paths import leger_executable
 from leger_plugin_envfile.fetch import check_service
 
 # legerd's unit, in the system and in a user's systemd alike (`legerd install-units [--user]`).
 LEGERD_UNIT = "legerd.service"
-
-
-def leger_executable() -> str:
-    """The absolute path of this installation's ``leger`` (systemd wants absolute paths)."""
-    beside = os.path.join(os.path.dirname(sys.executable), "leger")
-    return beside if os.access(beside, os.X_OK) else "/usr/bin/leger"
 
 
 def quadlet_snippet(service: str, secrets: Sequence[ServiceSecret]) -> str:

@@ -18,9 +18,10 @@ import re
 import shlex
 from collections.abc import Sequence
 
+from leger_core import setec_api as wire
 from leger_core.errors import InvalidInputError
+from leger_core.names import ENV_NAME
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # legerd's secret names; nothing in them needs quoting inside the JSON or the shell string.
 SECRET_NAME = re.compile(r"[A-Za-z0-9_.@:+=-][A-Za-z0-9_.@:+=/-]{0,255}")
 SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")
@@ -44,11 +45,11 @@ leger_fifo=${TMPDIR:-/tmp}/leger-init.$$.fifo
 # half-closes on end of input, and the server would drop the request.
 mkfifo -m 600 "$leger_fifo" || leger_fail "cannot make $leger_fifo"
 trap 'rm -f "$leger_fifo"' EXIT
-leger_fmt='POST /api/get HTTP/1.0\r\nHost: legerd\r\nContent-Type: application/json\r\n'
-leger_fmt=$leger_fmt'Sec-X-Tailscale-No-Browsers: setec\r\nAuthorization: Bearer %s\r\n'
+leger_fmt='POST __GET_PATH__ HTTP/1.0\r\nHost: legerd\r\nContent-Type: __CONTENT_TYPE__\r\n'
+leger_fmt=$leger_fmt'__NO_BROWSERS__\r\nAuthorization: Bearer %s\r\n'
 leger_fmt=$leger_fmt'Content-Length: %s\r\n\r\n%s'
 leger_get() {  # $1 = env var, $2 = legerd secret name; sets $leger_value
-  leger_body="{\"Name\":\"$2\",\"Version\":0}"
+  leger_body="{\"__NAME__\":\"$2\",\"__VERSION__\":0}"
   ( printf "$leger_fmt" \
     "$leger_token" "${#leger_body}" "$leger_body"; exec sleep 30 ) >"$leger_fifo" &
   leger_writer=$!
@@ -59,7 +60,7 @@ leger_get() {  # $1 = env var, $2 = legerd secret name; sets $leger_value
   leger_status=${leger_status%% *}
   [ "$leger_status" = 200 ] || leger_fail "legerd answered ${leger_status:-nothing} for $2 ($1)"
   leger_b64=${leger_resp#*"$leger_cr$leger_nl$leger_cr$leger_nl"}
-  leger_b64=${leger_b64#*\"Value\"}
+  leger_b64=${leger_b64#*\"__VALUE__\"}
   leger_b64=${leger_b64#*\"}
   leger_b64=${leger_b64%%\"*}
   leger_value=$(printf '%s' "$leger_b64" | base64 -d; printf x) \
@@ -67,6 +68,17 @@ leger_get() {  # $1 = env var, $2 = legerd secret name; sets $leger_value
   leger_value=${leger_value%x}
 }
 """
+
+# setec's wire names from the one module that legerd and the setec client use too.
+for _placeholder, _name in (
+    ("__GET_PATH__", wire.path(wire.GET)),
+    ("__CONTENT_TYPE__", wire.CONTENT_TYPE),
+    ("__NO_BROWSERS__", f"{wire.NO_BROWSERS_HEADER}: {wire.NO_BROWSERS_VALUE}"),
+    ("__NAME__", wire.NAME),
+    ("__VERSION__", wire.VERSION),
+    ("__VALUE__", wire.VALUE),
+):
+    _HEAD = _HEAD.replace(_placeholder, _name)
 
 _TAIL = r"""unset leger_token leger_resp leger_b64 leger_value leger_body leger_fmt
 rm -f "$leger_fifo"

@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from leger_core.errors import ConflictError, InvalidInputError, LegerError
 from leger_core.models import InjectResult, SecretValue
+from leger_core.names import ENV_NAME
+from leger_core.paths import leger_executable
 from leger_plugin_podman.driver import REFERENCE, REFERENCE_TEXT
 from leger_plugin_podman.store import (
     LABEL_DIGEST,
@@ -30,7 +31,6 @@ from leger_plugin_podman.store import (
     podman_url,
 )
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")
 
 
@@ -57,11 +57,6 @@ def quadlet_lines(service: str, envs: list[str], names: Mapping[str, str] | None
     return "".join(
         f"Secret={podman_secret_name(service, env, names)},type=env,target={env}\n" for env in envs
     )
-
-
-def leger_executable() -> str:
-    beside = os.path.join(os.path.dirname(sys.executable), "leger")
-    return beside if os.access(beside, os.X_OK) else "/usr/bin/leger"
 
 
 # What tells the driver's commands where things are, written into them when set now.

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from leger_core.errors import ConflictError, LegerError, UnavailableError
-from leger_core.paths import state_dir
+from leger_core.paths import runtime_base, state_dir
 
 LABEL_SERVICE = "leger.service"
 LABEL_ENV = "leger.env"
@@ -36,8 +36,7 @@ def podman_url(config: Any = None) -> str:
         if os.getuid() == 0:
             value = "/run/podman/podman.sock"
         else:
-            base = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-            value = f"{base}/podman/podman.sock"
+            value = f"{runtime_base()}/podman/podman.sock"
     return value if "://" in value else f"unix://{value}"
 
 

@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - Pythons without CPython's _socket
     from socket import socket as _Socket  # type: ignore[assignment]
 
 from leger_core import lightjson
+from leger_core import setec_api as wire
 from leger_core.errors import (
     ConflictError,
     DeniedError,
@@ -44,8 +45,9 @@ _MAX_RESPONSE = 8 << 20
 def default_socket() -> str:
     if os.getuid() == 0:
         return "/run/legerd/legerd.sock"
-    base = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-    return os.path.join(base, "legerd.sock")
+    from leger_core.paths import runtime_base  # imports only os: fine on the container-start path
+
+    return os.path.join(runtime_base(), "legerd.sock")
 
 
 def legerd_address(config: Config | None = None) -> str:
@@ -302,10 +304,10 @@ class SetecClient:
         self, name: str, version: int = 0, *, update_if_changed: bool = False
     ) -> tuple[SecretValue, int] | None:
         """(value, version); None only for ``update_if_changed`` when nothing changed."""
-        body: dict[str, Any] = {"Name": name, "Version": version}
+        body: dict[str, Any] = {wire.NAME: name, wire.VERSION: version}
         if update_if_changed:
             body["UpdateIfChanged"] = True
-        status, data = self._call("get", body, name, version)
+        status, data = self._call(wire.GET, body, name, version)
         if status == 304:
             return None
         return self._decode_get(data)
@@ -314,51 +316,51 @@ class SetecClient:
         """The active values of ``names``, all asked for at once (about one round trip on a
         Unix socket, however many names). A name the server does not have is left out of the
         answer; any other refusal raises, as :meth:`get` would."""
-        payloads = [lightjson.dumps({"Name": n, "Version": 0}).encode() for n in names]
-        answers = self._exchange("get", payloads)
+        payloads = [lightjson.dumps({wire.NAME: n, wire.VERSION: 0}).encode() for n in names]
+        answers = self._exchange(wire.GET, payloads)
         values: dict[str, SecretValue] = {}
         for name, (status, data) in zip(names, answers, strict=True):
             if status == 404:
                 continue
-            self._check(status, data, "get", name, 0)
+            self._check(status, data, wire.GET, name, 0)
             values[name] = self._decode_get(data)[0]
         return values
 
     def info(self, name: str) -> SecretInfo:
-        _, data = self._call("info", {"Name": name}, name)
+        _, data = self._call(wire.INFO, {wire.NAME: name}, name)
         return self._info(self._json(data))
 
     def list(self) -> list[SecretInfo]:
-        _, data = self._call("list", {}, None)
+        _, data = self._call(wire.LIST, {}, None)
         doc = self._json(data)
         return [self._info(item) for item in doc or []]
 
     def put(self, name: str, value: SecretValue) -> int:
-        _, data = self._call("put", {"Name": name, "Value": self._b64(value)}, name)
+        _, data = self._call(wire.PUT, {wire.NAME: name, wire.VALUE: self._b64(value)}, name)
         version = self._json(data)
         if not isinstance(version, int):
             raise LegerError(f"unexpected answer from {self.address} to /api/put")
         return version
 
     def create_version(self, name: str, version: int, value: SecretValue) -> None:
-        body = {"Name": name, "Version": version, "Value": self._b64(value)}
-        self._call("create-version", body, name, version)
+        body = {wire.NAME: name, wire.VERSION: version, wire.VALUE: self._b64(value)}
+        self._call(wire.CREATE_VERSION, body, name, version)
 
     def activate(self, name: str, version: int) -> None:
-        self._call("activate", {"Name": name, "Version": version}, name, version)
+        self._call(wire.ACTIVATE, {wire.NAME: name, wire.VERSION: version}, name, version)
 
     def delete(self, name: str) -> None:
-        self._call("delete", {"Name": name}, name)
+        self._call(wire.DELETE, {wire.NAME: name}, name)
 
     def delete_version(self, name: str, version: int) -> None:
-        self._call("delete-version", {"Name": name, "Version": version}, name, version)
+        self._call(wire.DELETE_VERSION, {wire.NAME: name, wire.VERSION: version}, name, version)
 
     # --- plumbing --------------------------------------------------------------------------
 
     def _decode_get(self, data: bytes) -> tuple[SecretValue, int]:
         doc = self._json(data)
         try:
-            return SecretValue(binascii.a2b_base64(doc["Value"])), int(doc["Version"])
+            return SecretValue(binascii.a2b_base64(doc[wire.VALUE])), int(doc[wire.VERSION])
         except (KeyError, TypeError, ValueError):
             raise LegerError(f"unexpected answer from {self.address} to /api/get") from None
 
@@ -369,9 +371,9 @@ class SetecClient:
     def _info(self, doc: Any) -> SecretInfo:
         try:
             return SecretInfo(
-                name=str(doc["Name"]),
-                versions=tuple(int(v) for v in doc["Versions"]),
-                active_version=int(doc["ActiveVersion"]),
+                name=str(doc[wire.NAME]),
+                versions=tuple(int(v) for v in doc[wire.VERSIONS]),
+                active_version=int(doc[wire.ACTIVE_VERSION]),
             )
         except (KeyError, TypeError, ValueError):
             raise LegerError(f"unexpected SecretInfo from {self.address}") from None
@@ -392,15 +394,15 @@ class SetecClient:
     def _exchange(self, method: str, payloads: Sequence[bytes]) -> Sequence[tuple[int, bytes]]:
         """POST each payload to ``/api/METHOD``; transport failures become typed errors."""
         headers = {
-            "Content-Type": "application/json",
-            "Sec-X-Tailscale-No-Browsers": "setec",
+            "Content-Type": wire.CONTENT_TYPE,
+            wire.NO_BROWSERS_HEADER: wire.NO_BROWSERS_VALUE,
         }
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         try:
             if len(payloads) == 1:
-                return [self._http.request(f"/api/{method}", headers, payloads[0])]
-            return self._http.request_many(f"/api/{method}", headers, list(payloads))
+                return [self._http.request(wire.path(method), headers, payloads[0])]
+            return self._http.request_many(wire.path(method), headers, list(payloads))
         except (FileNotFoundError, ConnectionRefusedError):
             raise self._not_running() from None
         except TimeoutError:
