@@ -17,6 +17,9 @@ from pathlib import Path
 # Home directories, hidden by ProtectHome=yes: an installation under one of them needs
 # ProtectHome=read-only, or the service cannot even start its interpreter.
 HOME_ROOTS = ("/home", "/root", "/run/user")
+# Hidden by PrivateTmp=yes (the service gets an empty /tmp of its own): an installation there,
+# say a checkout cloned into /tmp, needs PrivateTmp=no to start.
+TMP_ROOTS = ("/tmp", "/var/tmp")
 
 
 def installation_command(script: str, module: str) -> list[str]:
@@ -37,10 +40,14 @@ def installation_paths(command: list[str]) -> list[str]:
 
 
 def under_home(paths: list[str]) -> bool:
+    return _under(paths, HOME_ROOTS)
+
+
+def _under(paths: list[str], roots: tuple[str, ...]) -> bool:
     return any(
         os.path.realpath(p) == root or os.path.realpath(p).startswith(root + "/")
         for p in paths
-        for root in HOME_ROOTS
+        for root in roots
     )
 
 
@@ -48,6 +55,12 @@ def protect_home(command: list[str]) -> str:
     """``ProtectHome=`` for this installation: ``read-only`` lets a service installed under a
     home directory start while still keeping it from writing there; ``yes`` otherwise."""
     return "read-only" if under_home(installation_paths(command)) else "yes"
+
+
+def private_tmp(command: list[str]) -> str:
+    """``PrivateTmp=`` for this installation: ``no`` when it lives under /tmp or /var/tmp,
+    which a private /tmp would hide from the service; ``yes`` otherwise."""
+    return "no" if _under(installation_paths(command), TMP_ROOTS) else "yes"
 
 
 def exec_line(command: list[str]) -> str:

@@ -21,6 +21,9 @@ from leger_core.sdunits import (
     under_home,
 )
 from leger_core.sdunits import (
+    private_tmp as private_tmp_for,
+)
+from leger_core.sdunits import (
     protect_home as protect_home_for,
 )
 
@@ -59,7 +62,7 @@ UMask=0077
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome={protect_home}
-PrivateTmp=yes
+PrivateTmp={private_tmp}
 PrivateDevices=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
@@ -111,17 +114,31 @@ def legerd_command() -> list[str]:
     return installation_command("legerd", "legerd")
 
 
-def render(*, user: bool, command: list[str] | None = None, protect_home: str | None = None) -> str:
+def render(
+    *,
+    user: bool,
+    command: list[str] | None = None,
+    protect_home: str | None = None,
+    private_tmp: str | None = None,
+) -> str:
     """The unit text. ``command`` defaults to this installation's (:func:`legerd_command`);
     ``ProtectHome=`` is ``yes`` unless the installation lives under a home directory, where
     ``read-only`` lets legerd start while still keeping it from writing there."""
     cmd = command or legerd_command()
     if protect_home is None:
         protect_home = protect_home_for(cmd)
+    if private_tmp is None:
+        private_tmp = private_tmp_for(cmd)
     exec_start = exec_line(cmd)  # % and $ escaped: systemd expands both
     where = cmd[0] if len(cmd) == 1 else shlex.join(cmd)
     template = USER_TEMPLATE if user else SYSTEM_TEMPLATE
-    return template.format(exec_start=exec_start, protect_home=protect_home, docs=DOCS, where=where)
+    return template.format(
+        exec_start=exec_start,
+        protect_home=protect_home,
+        private_tmp=private_tmp,
+        docs=DOCS,
+        where=where,
+    )
 
 
 def default_dir(user: bool) -> Path:

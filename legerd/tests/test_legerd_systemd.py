@@ -73,7 +73,9 @@ def test_shipped_units_are_what_install_units_writes_for_usr_local(user: bool) -
     from legerd.units import render
 
     shipped = UNITS / ("user/legerd.service" if user else "legerd.service")
-    want = render(user=user, command=["/usr/local/bin/legerd"], protect_home="yes")
+    want = render(
+        user=user, command=["/usr/local/bin/legerd"], protect_home="yes", private_tmp="yes"
+    )
     assert shipped.read_text() == want
 
 
@@ -142,6 +144,24 @@ def test_a_home_installation_gets_protecthome_read_only() -> None:
     text = render(user=False, command=["/opt/leger/bin/legerd"], protect_home=None)
     want = "read-only" if under_home(sys.path) else "yes"
     assert f"ProtectHome={want}" in text.splitlines()
+
+
+def test_an_installation_under_tmp_gets_privatetmp_no(monkeypatch) -> None:
+    """PrivateTmp=yes gives the service an empty /tmp: a venv or checkout there (a clone in
+    /tmp, as CI makes) could not even start, systemd answering 203/EXEC."""
+    from legerd.units import render
+
+    # The running interpreter's own paths count too (they are what the service imports):
+    # pin them outside /tmp so only the command decides here.
+    monkeypatch.setattr(sys, "path", ["/usr/lib/python3.11"])
+    monkeypatch.setattr(sys, "prefix", "/usr")
+    monkeypatch.setattr(sys, "base_prefix", "/usr")
+    text = render(user=False, command=["/tmp/ci/checkout/.venv/bin/legerd"])
+    assert "PrivateTmp=no" in text.splitlines()
+    text = render(user=False, command=["/var/tmp/leger/bin/legerd"])
+    assert "PrivateTmp=no" in text.splitlines()
+    text = render(user=False, command=["/opt/leger/bin/legerd"])
+    assert "PrivateTmp=yes" in text.splitlines()
 
 
 def test_legerd_says_ready_to_notify_socket_once_it_listens(tmp_path: Path) -> None:
