@@ -18,7 +18,7 @@ from pathlib import Path
 # ProtectHome=read-only, or the service cannot even start its interpreter.
 HOME_ROOTS = ("/home", "/root", "/run/user")
 # Hidden by PrivateTmp=yes (the service gets an empty /tmp of its own): an installation there,
-# say a checkout cloned into /tmp, needs PrivateTmp=no to start.
+# say a checkout cloned into /tmp, is bound back in read-only to start.
 TMP_ROOTS = ("/tmp", "/var/tmp")
 
 
@@ -57,10 +57,24 @@ def protect_home(command: list[str]) -> str:
     return "read-only" if under_home(installation_paths(command)) else "yes"
 
 
-def private_tmp(command: list[str]) -> str:
-    """``PrivateTmp=`` for this installation: ``no`` when it lives under /tmp or /var/tmp,
-    which a private /tmp would hide from the service; ``yes`` otherwise."""
-    return "no" if _under(installation_paths(command), TMP_ROOTS) else "yes"
+def tmp_binds(command: list[str]) -> list[str]:
+    """The folders under /tmp or /var/tmp this installation starts from (a checkout cloned
+    there, its venv): ``PrivateTmp=yes``, which ``DynamicUser=yes`` also implies, gives the
+    service an empty /tmp, so each needs a ``BindReadOnlyPaths=`` to stay visible."""
+    binds: list[str] = []
+    for raw in installation_paths(command):
+        real = os.path.realpath(raw)
+        for root in TMP_ROOTS:
+            if real.startswith(root + "/"):
+                top = root + "/" + real[len(root) + 1 :].split("/", 1)[0]
+                if top not in binds:
+                    binds.append(top)
+    return binds
+
+
+def private_tmp_lines(binds: list[str]) -> str:
+    """``PrivateTmp=yes`` and a ``BindReadOnlyPaths=`` per folder of :func:`tmp_binds`."""
+    return "PrivateTmp=yes" + "".join(f"\nBindReadOnlyPaths={shlex.quote(b)}" for b in binds)
 
 
 def exec_line(command: list[str]) -> str:

@@ -18,13 +18,14 @@ from leger_core.sdunits import (
     exec_line,
     installation_command,
     installation_paths,
+    private_tmp_lines,
     under_home,
 )
 from leger_core.sdunits import (
-    private_tmp as private_tmp_for,
+    protect_home as protect_home_for,
 )
 from leger_core.sdunits import (
-    protect_home as protect_home_for,
+    tmp_binds as tmp_binds_for,
 )
 
 __all__ = ["HOME_ROOTS", "UNIT_NAME", "default_dir", "installation_paths", "render", "under_home"]
@@ -62,7 +63,7 @@ UMask=0077
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome={protect_home}
-PrivateTmp={private_tmp}
+{private_tmp}
 PrivateDevices=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
@@ -119,7 +120,7 @@ def render(
     user: bool,
     command: list[str] | None = None,
     protect_home: str | None = None,
-    private_tmp: str | None = None,
+    tmp_binds: list[str] | None = None,
 ) -> str:
     """The unit text. ``command`` defaults to this installation's (:func:`legerd_command`);
     ``ProtectHome=`` is ``yes`` unless the installation lives under a home directory, where
@@ -127,15 +128,14 @@ def render(
     cmd = command or legerd_command()
     if protect_home is None:
         protect_home = protect_home_for(cmd)
-    if private_tmp is None:
-        private_tmp = private_tmp_for(cmd)
+    binds = tmp_binds_for(cmd) if tmp_binds is None else tmp_binds
     exec_start = exec_line(cmd)  # % and $ escaped: systemd expands both
     where = cmd[0] if len(cmd) == 1 else shlex.join(cmd)
     template = USER_TEMPLATE if user else SYSTEM_TEMPLATE
     return template.format(
         exec_start=exec_start,
         protect_home=protect_home,
-        private_tmp=private_tmp,
+        private_tmp=private_tmp_lines(binds),
         docs=DOCS,
         where=where,
     )

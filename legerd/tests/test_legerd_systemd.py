@@ -73,9 +73,7 @@ def test_shipped_units_are_what_install_units_writes_for_usr_local(user: bool) -
     from legerd.units import render
 
     shipped = UNITS / ("user/legerd.service" if user else "legerd.service")
-    want = render(
-        user=user, command=["/usr/local/bin/legerd"], protect_home="yes", private_tmp="yes"
-    )
+    want = render(user=user, command=["/usr/local/bin/legerd"], protect_home="yes", tmp_binds=[])
     assert shipped.read_text() == want
 
 
@@ -146,9 +144,9 @@ def test_a_home_installation_gets_protecthome_read_only() -> None:
     assert f"ProtectHome={want}" in text.splitlines()
 
 
-def test_an_installation_under_tmp_gets_privatetmp_no(monkeypatch) -> None:
+def test_an_installation_under_tmp_is_bound_into_the_private_tmp(monkeypatch) -> None:
     """PrivateTmp=yes gives the service an empty /tmp: a venv or checkout there (a clone in
-    /tmp, as CI makes) could not even start, systemd answering 203/EXEC."""
+    /tmp, as CI makes) could not even start (systemd: 203/EXEC) unless bound back in."""
     from legerd.units import render
 
     # The running interpreter's own paths count too (they are what the service imports):
@@ -156,12 +154,13 @@ def test_an_installation_under_tmp_gets_privatetmp_no(monkeypatch) -> None:
     monkeypatch.setattr(sys, "path", ["/usr/lib/python3.11"])
     monkeypatch.setattr(sys, "prefix", "/usr")
     monkeypatch.setattr(sys, "base_prefix", "/usr")
-    text = render(user=False, command=["/tmp/ci/checkout/.venv/bin/legerd"])
-    assert "PrivateTmp=no" in text.splitlines()
-    text = render(user=False, command=["/var/tmp/leger/bin/legerd"])
-    assert "PrivateTmp=no" in text.splitlines()
-    text = render(user=False, command=["/opt/leger/bin/legerd"])
-    assert "PrivateTmp=yes" in text.splitlines()
+    lines = render(user=False, command=["/tmp/ci/checkout/.venv/bin/legerd"]).splitlines()
+    assert "PrivateTmp=yes" in lines and "BindReadOnlyPaths=/tmp/ci" in lines
+    lines = render(user=False, command=["/var/tmp/leger/bin/legerd"]).splitlines()
+    assert "BindReadOnlyPaths=/var/tmp/leger" in lines
+    lines = render(user=False, command=["/opt/leger/bin/legerd"]).splitlines()
+    assert "PrivateTmp=yes" in lines
+    assert not [line for line in lines if line.startswith("BindReadOnlyPaths=")]
 
 
 def test_legerd_says_ready_to_notify_socket_once_it_listens(tmp_path: Path) -> None:

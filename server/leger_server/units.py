@@ -15,7 +15,13 @@ import secrets
 import shlex
 from pathlib import Path
 
-from leger_core.sdunits import exec_line, installation_command, private_tmp, protect_home
+from leger_core.sdunits import (
+    exec_line,
+    installation_command,
+    private_tmp_lines,
+    protect_home,
+)
+from leger_core.sdunits import tmp_binds as tmp_binds_for
 
 UNIT_NAME = "leger-server.service"
 DEFAULT_DIR = Path("/etc/systemd/system")
@@ -59,7 +65,7 @@ UMask=0077
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome={protect_home}
-PrivateTmp={private_tmp}
+{private_tmp}
 PrivateDevices=yes
 DevicePolicy=closed
 ProtectKernelTunables=yes
@@ -103,7 +109,7 @@ def render(
     identity: str = "tailscale",
     env_file: Path = DEFAULT_ENV_FILE,
     protect_home_value: str | None = None,
-    private_tmp_value: str | None = None,
+    tmp_binds: list[str] | None = None,
 ) -> str:
     """The unit text. ``command`` defaults to this installation's; ``ProtectHome=`` is
     ``read-only`` for an installation under a home directory, else ``yes``."""
@@ -122,7 +128,7 @@ def render(
         identity=identity,
         env_file=env_file,
         protect_home=protect_home_value or protect_home(cmd),
-        private_tmp=private_tmp_value or private_tmp(cmd),
+        private_tmp=private_tmp_lines(tmp_binds_for(cmd) if tmp_binds is None else tmp_binds),
         docs=DOCS,
     )
 

@@ -52,9 +52,7 @@ def verify(unit: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 def test_shipped_unit_is_what_install_unit_writes_for_usr_local() -> None:
     """The repository's copy comes from the same code, so the two cannot drift apart."""
-    want = render(
-        command=["/usr/local/bin/leger-server"], protect_home_value="yes", private_tmp_value="yes"
-    )
+    want = render(command=["/usr/local/bin/leger-server"], protect_home_value="yes", tmp_binds=[])
     assert SHIPPED.read_text() == want
 
 
