@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from sdmachine import Machine
 
+from leger_core.sdunits import tmp_binds
+
 pytestmark = [pytest.mark.systemd, pytest.mark.slow]
 
 SERVER = str(Path(sys.executable).parent / "leger-server")
@@ -203,10 +205,13 @@ def test_dev_identity_generates_keys_into_the_state_directory(machine: Machine) 
     # Admin commands run as the service's own (dynamic) user, on its state directory, as
     # docs/server.md says: rotate-key adds a key to keys.json and re-encrypts the secret.
     machine.systemctl("stop", "leger-server")
+    # As the unit does: a checkout under /tmp (a CI clone) is bound into the private /tmp
+    # that DynamicUser= implies.
+    binds = [a for b in tmp_binds([SERVER]) for a in ("-p", f"BindReadOnlyPaths={b}")]
     rotate = machine.exec(
         [
             "systemd-run", "--wait", "--pipe", "--collect", "-p", "DynamicUser=yes",
-            "-p", "StateDirectory=leger-server", "-p", f"EnvironmentFile={ENV_FILE}",
+            "-p", "StateDirectory=leger-server", "-p", f"EnvironmentFile={ENV_FILE}", *binds,
             SERVER, "rotate-key", "--data-dir", "/var/lib/leger-server",
         ],
         check=False,
