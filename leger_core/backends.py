@@ -16,7 +16,8 @@ lookup``): standard library's cheapest parts only, like :mod:`leger_core.fastpat
 from __future__ import annotations
 
 from leger_core.errors import NotFoundError
-from leger_core.names import NameRule
+from leger_core.names import BACKEND_NAME as BACKEND_NAME  # re-exported: where it lived
+from leger_core.names import check_secret_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     Plan = list[tuple[str, str, str]]
 
 DEFAULT_BACKEND = "setec"
-_LOWER = "abcdefghijklmnopqrstuvwxyz"
-BACKEND_NAME = NameRule(_LOWER, _LOWER + "0123456789_-", 32)  # [a-z][a-z0-9_-]{0,31}
 
 
 def parse_reference(reference: str) -> tuple[str | None, str]:
@@ -41,15 +40,24 @@ def parse_reference(reference: str) -> tuple[str | None, str]:
     return None, reference
 
 
+def check_reference(reference: str, env: str | None = None) -> tuple[str | None, str]:
+    """:func:`parse_reference`, its NAME held to :data:`leger_core.names.SECRET_NAME` (with a
+    backend's ``#OPTION``): :class:`InvalidInputError` naming ``env`` otherwise."""
+    backend, name = parse_reference(reference)
+    check_secret_name(name, env)
+    return backend, name
+
+
 def format_reference(backend: str, name: str) -> str:
     return f"{backend}:{name}"
 
 
 def plan_for(references: Iterable[tuple[str, str]], default_backend: str) -> Plan:
-    """(env, reference) pairs → (env, backend, name) with ``default_backend`` filled in."""
+    """(env, reference) pairs → (env, backend, name) with ``default_backend`` filled in; a
+    NAME that is not a secret name is refused here, before any backend is asked."""
     plan: Plan = []
     for env, reference in references:
-        backend, name = parse_reference(reference)
+        backend, name = check_reference(reference, env)
         plan.append((env, backend or default_backend, name))
     return plan
 

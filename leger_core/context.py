@@ -9,10 +9,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leger_core.backends import BACKEND_NAME, close_backend, plan_for, read_plan
+from leger_core.backends import close_backend, plan_for, read_plan
 from leger_core.config import Config, config_path
 from leger_core.errors import ConfigError, NotFoundError, UsageError
 from leger_core.models import SecretValue, ServiceSecret
+from leger_core.names import BACKEND_NAME
 from leger_core.plugins import LegerPluginManager, call_register_hook
 from leger_core.strategies import Injector, Registry, ReleaseSource, SecretBackend
 

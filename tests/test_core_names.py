@@ -12,18 +12,29 @@ from pathlib import Path
 
 import pytest
 
-from leger_core.backends import BACKEND_NAME
-from leger_core.names import ENV_NAME, NameRule
-from leger_plugin_envfile.fetch import SERVICE_NAME
-from leger_plugin_podman.driver import REFERENCE_TEXT, SECRET_ID, SECRET_NAME
+from leger_core.names import (
+    ACCOUNT_SECRET_NAME,
+    BACKEND_NAME,
+    ENV_NAME,
+    PODMAN_SECRET_NAME,
+    SECRET_NAME,
+    SECRET_OPTION,
+    SERVICE_NAME,
+    NameRule,
+)
+from leger_plugin_podman.driver import SECRET_ID
 
 RULES = [
     (SERVICE_NAME, r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}", 128),
     (ENV_NAME, r"[A-Za-z_][A-Za-z0-9_]*", 300),
     (SECRET_ID, r"[A-Za-z0-9]{1,64}", 64),
     (SECRET_NAME, r"[A-Za-z0-9_.@:+=/-]{1,256}", 256),
+    (SECRET_OPTION, r"[A-Za-z0-9][A-Za-z0-9_.,=-]{0,63}", 64),
+    # podman 4.3's rule as tried (a trailing '_' is accepted, a trailing '.' or '-' is not);
+    # podman 5.4 accepts all of these (1-253 characters without '=', '/', ',' or NUL).
+    (PODMAN_SECRET_NAME, r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?", 64),
+    (ACCOUNT_SECRET_NAME, r"[A-Za-z0-9_.-]{1,128}", 128),
     (BACKEND_NAME, r"[a-z][a-z0-9_-]{0,31}", 32),
-    (REFERENCE_TEXT, r"[A-Za-z0-9_.@:+=/-][A-Za-z0-9_.@:+=/#,-]{0,299}", 300),
 ]
 # Letters, digits, every punctuation the rules name and some they do not, and non-ASCII
 # letters and digits (str.isalnum() would take those; the rules must not).
@@ -34,7 +45,7 @@ ALPHABET = "aZ09_.@:+=/-- \t\n$;'\"\\*é٣ＡßK#,"
 def test_rule_accepts_exactly_what_its_pattern_accepts(rule, pattern, longest):
     compiled = re.compile(pattern)
     rng = random.Random(pattern)
-    samples = ["", "a", "_", "-", "9", ".x", "a" * longest, "a" * (longest + 1)]
+    samples = ["", "a", "_", "-", "9", ".x", "a" * longest, "a" * (longest + 1), "a_", "a.", "a-"]
     for _ in range(4000):
         length = rng.choice([1, 2, 3, 5, 8, longest - 1, longest, longest + 1])
         samples.append("".join(rng.choice(ALPHABET) for _ in range(max(length, 0))))
@@ -82,6 +93,7 @@ def _name_rules() -> list[tuple[str, Callable[[str], bool], str]]:
     from leger_core.builtins.config_services import leger_service_secrets
     from leger_core.config import Config, _split_key
     from leger_core.errors import ConfigError, InvalidInputError, NotFoundError
+    from leger_core.names import check_service
     from leger_plugin_deploy.deployer import detect_source
     from leger_plugin_deploy.manifest import ReleaseRefused, parse_manifest
     from leger_plugin_deploy.quadlet import validate_quadlet
@@ -89,7 +101,6 @@ def _name_rules() -> list[tuple[str, Callable[[str], bool], str]]:
     from leger_plugin_deploy.sources.git import _ref
     from leger_plugin_deploy.state import check_name as deployment_name
     from leger_plugin_envfile.envformat import render as render_env_file
-    from leger_plugin_envfile.fetch import check_service
     from leger_plugin_initscript.render import check as check_initscript
     from leger_plugin_podman.driver import reference, secret_id
     from leger_plugin_podman.injectors import PodmanInjector

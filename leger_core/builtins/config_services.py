@@ -10,11 +10,11 @@ ANTHROPIC_API_KEY = "team/anthropic"  # env var = legerd secret name, used verba
 from __future__ import annotations
 
 from leger_core import hookimpl
-from leger_core.backends import parse_reference
+from leger_core.backends import check_reference
 from leger_core.config import Config
-from leger_core.errors import ConfigError
+from leger_core.errors import ConfigError, InvalidInputError
 from leger_core.models import ServiceSecret
-from leger_core.names import ENV_NAME
+from leger_core.names import ENV_NAME, check_service
 from leger_core.paths import secret_prefix
 
 
@@ -31,6 +31,10 @@ def leger_service_secrets(service: str, config: Config) -> list[ServiceSecret] |
         return None
     if not isinstance(table, dict):
         raise ConfigError(f"[services.{service}] in {config.path} must be a table")
+    try:
+        check_service(service)
+    except InvalidInputError as exc:
+        raise ConfigError(f"[services.{service}] in {config.path}: {exc.message}") from None
     prefix = secret_prefix(config)
     result: list[ServiceSecret] = []
     names = table.get("secrets", [])
@@ -39,7 +43,7 @@ def leger_service_secrets(service: str, config: Config) -> list[ServiceSecret] |
     for entry in names:
         # "pass:openai_api_key" names its backend: the env var comes from the name after it,
         # and the account prefix (where sync puts the account's secrets) is not added.
-        backend, name = parse_reference(entry)
+        backend, name = _reference(entry, None, f"services.{service}.secrets", config)
         env = name.upper().replace("-", "_").replace(".", "_")
         if not ENV_NAME.fullmatch(env):
             raise ConfigError(f"services.{service}.secrets: {entry!r} is not a usable env name")
@@ -54,5 +58,13 @@ def leger_service_secrets(service: str, config: Config) -> list[ServiceSecret] |
                 f"services.{service}.env.{env} in {config.path}: "
                 "keys are env var names, values are secret names"
             )
+        _reference(secret, env, f"services.{service}.env", config)
         result.append(ServiceSecret(env=env, secret=secret, source="config"))
     return result
+
+
+def _reference(text: str, env: str | None, where: str, config: Config) -> tuple[str | None, str]:
+    try:
+        return check_reference(text, env)
+    except InvalidInputError as exc:
+        raise ConfigError(f"{where} in {config.path}: {exc.message}") from None

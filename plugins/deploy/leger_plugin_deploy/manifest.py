@@ -23,12 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from leger_core.names import ACCOUNT_SECRET_NAME, ACCOUNT_SECRET_RULE, SERVICE_NAME, SERVICE_RULE
 from leger_plugin_deploy.archive import ReleaseRefused, check_relpath
 
 MANIFEST_NAME = "manifest.json"
 MAX_MANIFEST = 1024 * 1024
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_SECRET_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 def sha256(data: bytes) -> str:
@@ -87,23 +87,39 @@ def parse_manifest(data: bytes, *, require_checksums: bool) -> Manifest:
         raise ReleaseRefused(f"refused: manifest.json is not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise ReleaseRefused("refused: manifest.json must be a JSON object")
+    # The names a release asks for are the account's (leger secrets sync brings <prefix>NAME).
     for key in ("secrets_required",):
         value = raw.get(key, [])
         if not isinstance(value, list) or not all(
-            isinstance(v, str) and _SECRET_NAME.fullmatch(v) for v in value
+            isinstance(v, str) and ACCOUNT_SECRET_NAME.fullmatch(v) for v in value
         ):
-            raise ReleaseRefused(f"refused: manifest.json {key} must be a list of secret names")
+            raise ReleaseRefused(
+                f"refused: manifest.json {key} must be a list of secret names "
+                f"({ACCOUNT_SECRET_RULE})"
+            )
     services = raw.get("services", [])
     if not isinstance(services, list):
         raise ReleaseRefused("refused: manifest.json services must be a list")
     for svc in services:
-        names = svc.get("secrets_required", []) if isinstance(svc, dict) else []
-        if not isinstance(names, list) or not all(
-            isinstance(n, str) and _SECRET_NAME.fullmatch(n) for n in names
-        ):
-            raise ReleaseRefused(
-                "refused: manifest.json services[].secrets_required must list secret names"
-            )
+        # "secrets" (the seeds' older key) is read when "secrets_required" is absent: its
+        # strings are names too (anything else in it has always been skipped).
+        for key in ("secrets_required", "secrets"):
+            names = svc.get(key, []) if isinstance(svc, dict) else []
+            if key == "secrets":
+                names = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+            if not isinstance(names, list) or not all(
+                isinstance(n, str) and ACCOUNT_SECRET_NAME.fullmatch(n) for n in names
+            ):
+                raise ReleaseRefused(
+                    f"refused: manifest.json services[].{key} must list secret names "
+                    f"({ACCOUNT_SECRET_RULE})"
+                )
+            name = svc.get("name") if isinstance(svc, dict) else None
+            if names and isinstance(name, str) and not SERVICE_NAME.fullmatch(name):
+                raise ReleaseRefused(
+                    f"refused: manifest.json service {name[:80]!r} has secrets but is not a "
+                    f"Leger service name ({SERVICE_RULE})"
+                )
     listed = raw.get("files")
     if listed is None:
         if require_checksums:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from leger_core.names import PODMAN_SECRET_NAME, PODMAN_SECRET_RULE
 from leger_plugin_deploy.quadlet_keys import QUADLET_KEYS, REQUIRED, SYSTEMD_SECTIONS, TYPES
 
 QUADLET_SUFFIXES = frozenset(TYPES)
@@ -17,13 +18,15 @@ ASSET_SUFFIXES = frozenset({".env", ".yaml", ".yml", ".conf"})
 
 _SECTION = re.compile(r"\[([^\[\]]+)\]")
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-# systemd unit names: letters, digits, ":", "-", "_", ".", "\", and "@" for templates.
-_UNIT_STEM = re.compile(r"[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?")
+# systemd's unit names (unit_name_is_valid), not Leger's service names (leger_core.names): a
+# quadlet's stem is letters, digits, ":", "-", "_", ".", "\\", and "@" for templates; a name
+# ServiceName= gives has the same characters without "@" (it names one unit, not a template),
+# and at most 256 characters with the ".service" suffix. The name reaches systemctl, so it must
+# never be a path, an option or something systemd would read differently.
+_UNIT_CHARS = r"[A-Za-z0-9:_.\\-]"
+_UNIT_STEM = re.compile(rf"{_UNIT_CHARS}+(@{_UNIT_CHARS}*)?")
+_UNIT_NAME = re.compile(rf"{_UNIT_CHARS}+")
 MAX_LINE = 1024 * 1024  # systemd's own limit on a (joined) line
-# systemd's unit-name rule (unit_name_is_valid) for a name ServiceName= gives: these characters
-# only, and at most 256 characters with the ".service" suffix. The name reaches systemctl, so it
-# must never be a path, an option or something systemd would read differently.
-_SERVICE_NAME = re.compile(r"[A-Za-z0-9:_.\\-]+")
 UNIT_NAME_MAX = 256
 
 
@@ -183,6 +186,7 @@ def validate_quadlet(data: bytes, path: str) -> tuple[UnitFile | None, list[Diag
                 Diagnostic(path, entry.line, f"unknown key {entry.key}= in [Quadlet]", "warning")
             )
     problems.extend(_check_service_name(unit, own_section, path))
+    problems.extend(_check_secret_names(unit, path))
     required = REQUIRED.get(kind)
     if required and own_section in unit.sections:
         keys, message = required
@@ -195,7 +199,7 @@ def _check_service_name(unit: UnitFile, section: str, path: str) -> list[Diagnos
     explicit = [e for e in unit.entries if e.section == section and e.key == "ServiceName"]
     for entry in explicit:
         base = entry.value.removesuffix(".service")
-        if entry.value and not _SERVICE_NAME.fullmatch(base):
+        if entry.value and not _UNIT_NAME.fullmatch(base):
             return [
                 Diagnostic(
                     path,
@@ -209,6 +213,26 @@ def _check_service_name(unit: UnitFile, section: str, path: str) -> list[Diagnos
         line = explicit[-1].line if explicit else 0
         return [Diagnostic(path, line, f"the unit name {name[:40]}… is longer than 256 characters")]
     return []
+
+
+def _check_secret_names(unit: UnitFile, path: str) -> list[Diagnostic]:
+    """``Secret=NAME,…``: NAME is created and looked up in podman, so it must be a name podman
+    accepts (leger_core.names.PODMAN_SECRET_NAME, the stricter of podman 4 and 5)."""
+    problems: list[Diagnostic] = []
+    for entry in unit.entries:
+        if entry.section != "Container" or entry.key != "Secret":
+            continue
+        name = entry.value.split(",", 1)[0].strip()
+        if name and not PODMAN_SECRET_NAME.fullmatch(name):
+            problems.append(
+                Diagnostic(
+                    path,
+                    entry.line,
+                    f"Secret={name[:80]!r}: podman would refuse this secret name "
+                    f"(a podman secret name is {PODMAN_SECRET_RULE})",
+                )
+            )
+    return problems
 
 
 def validate_env(data: bytes, path: str) -> list[Diagnostic]:

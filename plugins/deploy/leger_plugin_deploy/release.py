@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from leger_core.errors import InvalidInputError
+from leger_core.names import SERVICE_NAME, SERVICE_RULE
 from leger_plugin_deploy.archive import ReleaseRefused, check_relpath
 from leger_plugin_deploy.manifest import MANIFEST_NAME, Manifest
 from leger_plugin_deploy.quadlet import (
@@ -135,6 +136,7 @@ def check_release(files: Mapping[str, bytes], manifest: Manifest | None) -> Chec
             errors.append(Diagnostic(path, 0, f"{owners[name]} also generates {name}"))
         owners[name] = path
         out.units[path] = name
+    errors.extend(_check_service_stems(parsed, manifest))
     if errors:
         # warnings too: an unknown key is often the typo behind a missing one
         shown = sorted([*errors, *out.warnings], key=lambda d: (d.path, d.line))
@@ -143,6 +145,29 @@ def check_release(files: Mapping[str, bytes], manifest: Manifest | None) -> Chec
     _collect_services(out, parsed, manifest)
     _collect_asset_units(out, parsed, files)
     return out
+
+
+def _check_service_stems(
+    parsed: Mapping[str, UnitFile], manifest: Manifest | None
+) -> list[Diagnostic]:
+    """A service whose secrets Leger delivers is named by its quadlet's stem, so the stem must
+    be a Leger service name too (leger_core.names.SERVICE_NAME), not only a systemd unit name."""
+    wanted = manifest.service_secrets() if manifest else {}
+    problems: list[Diagnostic] = []
+    for path, unit in parsed.items():
+        pure = PurePosixPath(path)
+        if pure.suffix not in SERVICE_TYPES or "@" in pure.stem:
+            continue
+        if (secret_refs(unit) or wanted.get(pure.stem)) and not SERVICE_NAME.fullmatch(pure.stem):
+            problems.append(
+                Diagnostic(
+                    path,
+                    0,
+                    f"{pure.stem!r} names a service with secrets but is not a Leger service "
+                    f"name (a service name is {SERVICE_RULE})",
+                )
+            )
+    return problems
 
 
 def _collect_services(

@@ -155,3 +155,41 @@ def test_secret_lines():
         ("openai_api_key", "env", "OPENAI_API_KEY"),
         ("tls_cert", "mount", None),
     ]
+
+
+@pytest.mark.parametrize(
+    "name", ["web@1_key", "_key", "key.", "key-", "a:b", "k" * 65, "team/key", "a=b"]
+)
+def test_a_secret_name_podman_would_refuse_is_an_error(name):
+    """podman 4.3 refuses these (5.4 some of them): the release says so before install."""
+    text = f"[Container]\nImage=x\nSecret={name},type=env,target=KEY\n".encode()
+    errors = _errors(validate_quadlet(text, "web.container")[1])
+    assert len(errors) == 1 and errors[0].startswith("web.container:3: error:"), errors
+    assert "podman would refuse this secret name" in errors[0]
+    assert "1 to 64 letters, digits, '_', '.' and '-'" in errors[0]
+
+
+@pytest.mark.parametrize("name", ["key", "openai_api_key", "a.b-c_", "K" * 64, "9"])
+def test_secret_names_podman_accepts_pass(name):
+    text = f"[Container]\nImage=x\nSecret={name},type=env,target=KEY\n".encode()
+    assert _errors(validate_quadlet(text, "web.container")[1]) == []
+
+
+def test_a_service_with_secrets_needs_a_leger_service_name():
+    """a:b.container is a systemd unit name, but no strategy could deliver its secrets."""
+    from leger_core.errors import InvalidInputError
+    from leger_plugin_deploy.manifest import ReleaseRefused, parse_manifest
+    from leger_plugin_deploy.release import check_release
+
+    secret = b"[Container]\nImage=x\nSecret=key,type=env,target=KEY\n"
+    with pytest.raises(InvalidInputError) as raised:
+        check_release({"a:b.container": secret}, None)
+    assert "'a:b' names a service with secrets but is not a Leger service name" in str(raised.value)
+    # without secrets it is only a unit: fine
+    check_release({"a:b.container": b"[Container]\nImage=x\n"}, None)
+    assert "web" in check_release({"web.container": secret}, None).services
+    with pytest.raises(ReleaseRefused, match="is not a Leger service name"):
+        parse_manifest(
+            b'{"services": [{"name": "a:b", "secrets_required": ["key"]}]}',
+            require_checksums=False,
+        )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from leger_core.errors import InvalidInputError, LegerError
-from leger_core.names import ALNUM, NameRule
+from leger_core.errors import LegerError
+from leger_core.names import check_secret_name, check_service
 from leger_core.paths import runtime_path
 from leger_plugin_envfile.envformat import ensure_private_dir, render, write_private
 
@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from leger_core.values import SecretValue
-
-SERVICE_NAME = NameRule(ALNUM + "_", ALNUM + "_.@-", 128)  # [A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}
 
 
 class Fetched:
@@ -30,14 +28,6 @@ class Fetched:
     def message(self) -> str:
         names = ", ".join(self.envs) or "no secrets"
         return f"Wrote {self.path} ({names})"
-
-
-def check_service(service: str) -> str:
-    if not SERVICE_NAME.fullmatch(service):
-        raise InvalidInputError(
-            f"invalid service name {service!r}: use letters, digits, '_', '.', '@' and '-'"
-        )
-    return service
 
 
 def env_file_path(service: str) -> str:
@@ -59,6 +49,8 @@ def fetch(
     so a container never starts with values that could not be refreshed."""
     path = output if output else env_file_path(service)
     check_service(service)
+    for env, _, name in plan:  # the cached plan too: nothing is read for a bad name
+        check_secret_name(name, env)
     try:
         values = read(plan)
         entries = [(env, name, values[env].reveal()) for env, _, name in plan]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from leger_core.models import ServiceSecret
+from leger_core.names import check_service
 from leger_core.paths import leger_executable
-from leger_plugin_envfile.fetch import check_service
 
 # legerd's unit, in the system and in a user's systemd alike (`legerd install-units [--user]`).
 LEGERD_UNIT = "legerd.service"

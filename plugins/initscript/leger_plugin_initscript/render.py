@@ -14,17 +14,13 @@ these secrets, mounted as a file (``LEGER_TOKEN_FILE``, default ``/run/secrets/l
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Sequence
 
 from leger_core import setec_api as wire
 from leger_core.errors import InvalidInputError
-from leger_core.names import ENV_NAME
+from leger_core.names import ENV_NAME, check_podman_secret_name, check_secret_name, check_service
 
-# legerd's secret names; nothing in them needs quoting inside the JSON or the shell string.
-SECRET_NAME = re.compile(r"[A-Za-z0-9_.@:+=-][A-Za-z0-9_.@:+=/-]{0,255}")
-SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")
 SCRIPT_PATH_IN_CONTAINER = "/run/leger/init.sh"
 TOKEN_TARGET = "leger_token"
 
@@ -87,9 +83,20 @@ exec "$@"
 """
 
 
+def token_secret_name(service: str) -> str:
+    """The podman secret that holds the container's legerd token."""
+    return f"leger-token-{service}"
+
+
 def check(service: str, plan: Sequence[tuple[str, str]]) -> None:
-    if not SERVICE_NAME.fullmatch(service):
-        raise InvalidInputError(f"invalid service name {service!r}")
+    """Names only (leger_core.names): the service, its token's podman secret name, each env
+    var and legerd secret name (nothing in one needs quoting in the JSON or the shell word)."""
+    check_service(service)
+    check_podman_secret_name(
+        token_secret_name(service),
+        f" (the legerd token secret of service {service!r})",
+        "give the service a shorter name without '@'",
+    )
     seen: set[str] = set()
     for env, secret in plan:
         if not ENV_NAME.fullmatch(env) or env.startswith("leger_"):
@@ -97,8 +104,8 @@ def check(service: str, plan: Sequence[tuple[str, str]]) -> None:
         if env in seen:
             raise InvalidInputError(f"environment variable {env} is given twice")
         seen.add(env)
-        if not SECRET_NAME.fullmatch(secret):
-            raise InvalidInputError(f"{env}: {secret!r} is not a legerd secret name")
+        # legerd's own names: no backend #OPTION
+        check_secret_name(secret, env, options=False)
 
 
 def render_script(service: str, plan: Sequence[tuple[str, str]]) -> str:
@@ -120,7 +127,7 @@ def quadlet_lines(service: str, script_path: str, legerd_addr: str, command: str
         f"PodmanArgs=--entrypoint {SCRIPT_PATH_IN_CONTAINER}\n"
         f"{exec_line}"
         f"Environment=LEGERD_ADDR={legerd_addr}\n"
-        f"Secret=leger-token-{service},type=mount,target={TOKEN_TARGET}\n"
+        f"Secret={token_secret_name(service)},type=mount,target={TOKEN_TARGET}\n"
         "# The token: `legerd token add NAME`, an access rule giving token:NAME `get` on these\n"
-        f"# secrets, then `podman secret create leger-token-{service} TOKEN_FILE`.\n"
+        f"# secrets, then `podman secret create {token_secret_name(service)} TOKEN_FILE`.\n"
     )

@@ -18,7 +18,7 @@ import os
 
 from leger_core.backends import parse_reference
 from leger_core.errors import InvalidInputError, NotFoundError, UnavailableError, UsageError
-from leger_core.names import ALNUM, NameRule
+from leger_core.names import ALNUM, SECRET_RULE, NameRule, secret_name_fits
 from leger_core.values import SecretValue
 
 # typing costs milliseconds at every container start; annotations only need it for mypy.
@@ -32,11 +32,7 @@ REFERENCE = b"leger:"
 # Data that is not one line is kept base64-encoded behind this marker, so a backend whose value
 # is an entry's first line (pass) still gives back every byte podman stored.
 WRAPPED = b"leger-data:"
-SECRET_ID = NameRule(ALNUM, ALNUM, 64)  # [A-Za-z0-9]{1,64}
-_NAME_CHARS = ALNUM + "_.@:+=/-"
-SECRET_NAME = NameRule(_NAME_CHARS, _NAME_CHARS, 256)  # legerd's: [A-Za-z0-9_.@:+=/-]{1,256}
-# A reference: [BACKEND:]NAME (leger_core.backends), NAME as its backend spells it (pass: #whole)
-REFERENCE_TEXT = NameRule(_NAME_CHARS, _NAME_CHARS + "#,", 300)
+SECRET_ID = NameRule(ALNUM, ALNUM, 64)  # podman's secret id: [A-Za-z0-9]{1,64}
 MAX_DATA = 512 * 1024  # podman's own limit for a secret
 
 
@@ -61,13 +57,19 @@ def reference(data: bytes) -> str | None:
     if not data.startswith(REFERENCE):
         return None
     name = data[len(REFERENCE) :].decode("utf-8", "replace")
-    if not REFERENCE_TEXT.fullmatch(name):
+    if not is_reference(name):
         # Names only: saying what is wrong without echoing data that may be a value.
         raise InvalidInputError(
             "a 'leger:' reference must be followed by a secret name, optionally with its "
-            "backend (leger:pass:ai/openai)"
+            f"backend (leger:pass:ai/openai): a secret name is {SECRET_RULE}"
         )
     return name
+
+
+def is_reference(text: str) -> bool:
+    """``[BACKEND:]NAME`` with NAME a secret name (:mod:`leger_core.names`, as every strategy
+    checks it), without raising: the caller's message must not echo what may be a value."""
+    return bool(secret_name_fits(parse_reference(text)[1]))
 
 
 def wrap(data: bytes) -> bytes:

@@ -10,17 +10,17 @@ nothing but a handle and the value lives in legerd. Created with a reference (``
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from leger_core.backends import check_reference
 from leger_core.errors import ConflictError, InvalidInputError, LegerError
 from leger_core.models import InjectResult, SecretValue
-from leger_core.names import ENV_NAME
+from leger_core.names import ENV_NAME, check_podman_secret_name, check_service
 from leger_core.paths import leger_executable
-from leger_plugin_podman.driver import REFERENCE, REFERENCE_TEXT
+from leger_plugin_podman.driver import REFERENCE
 from leger_plugin_podman.store import (
     LABEL_DIGEST,
     LABEL_ENV,
@@ -31,8 +31,6 @@ from leger_plugin_podman.store import (
     podman_url,
 )
 
-SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")
-
 
 def podman_secret_name(service: str, env: str, names: Mapping[str, str] | None = None) -> str:
     """The name a release's quadlet gives it (``Secret=openai_api_key,…``: ``names`` maps env
@@ -40,6 +38,28 @@ def podman_secret_name(service: str, env: str, names: Mapping[str, str] | None =
     if names and env in names:
         return names[env]
     return f"{service}_{env.lower()}"
+
+
+def checked_podman_names(
+    service: str, envs: list[str], names: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """env var → its podman secret name, every one checked against podman's rule before
+    podman is asked anything: a derived name podman would refuse (service ``web@1``) is an
+    error that says how to name it instead."""
+    out: dict[str, str] = {}
+    for env in envs:
+        name = podman_secret_name(service, env, names)
+        if names and env in names:
+            what = f" (Secret= of {service}'s release, for {env})"
+            hint = "rename it in the release's quadlet"
+        else:
+            what = f" (made from service {service!r} and {env})"
+            hint = (
+                f"name it in the release's quadlet (Secret=NAME,type=env,target={env}), "
+                "or give the service a name that fits"
+            )
+        out[env] = check_podman_secret_name(name, what, hint)
+    return out
 
 
 def release_names(leger: Any, service: str) -> dict[str, str]:
@@ -123,29 +143,31 @@ class PodmanInjector:
         """Create the podman secret ``name`` (a release's ``Secret=`` name) with ``value``,
         labelled as Leger's for ``service`` (what ``leger deploy install`` does)."""
         self._checked(service, {env: value})
+        checked_podman_names(service, [env], {env: name})
         data = value.reveal()
         self._create(
             name, data, {LABEL_SERVICE: service, LABEL_ENV: env, LABEL_DIGEST: digest(data)}
         )
 
     def remove(self, service: str) -> None:
+        check_service(service)
         for info in self.store.labelled(LABEL_SERVICE, service):
             self.store.remove(info["Spec"]["Name"])
 
     def _checked(self, service: str, secrets: Mapping[str, Any]) -> Mapping[str, Any]:
-        if not SERVICE_NAME.fullmatch(service):
-            raise InvalidInputError(f"invalid service name {service!r}")
+        check_service(service)
         for env in secrets:
             if not ENV_NAME.fullmatch(env):
                 raise InvalidInputError(f"{env!r} is not a valid environment variable name")
         return secrets
 
     def _apply(self, service: str, items: dict[str, tuple[bytes, dict[str, str]]]) -> InjectResult:
-        existing = {i["Spec"]["Name"]: i for i in self.store.labelled(LABEL_SERVICE, service)}
         names = release_names(self.leger, service)
+        podman_names = checked_podman_names(service, list(items), names)
+        existing = {i["Spec"]["Name"]: i for i in self.store.labelled(LABEL_SERVICE, service)}
 
         def name_of(env: str) -> str:
-            return podman_secret_name(service, env, names)
+            return podman_names[env]
 
         plan = Plan()
         for env, (_, labels) in items.items():
@@ -218,15 +240,14 @@ class DriverInjector(PodmanInjector):
         reference and each container start reads NAME's current value from its backend.
         Unchanged references are left alone, so rotating a value needs no new podman secret."""
         for env, name in self._checked(service, refs).items():
-            if not REFERENCE_TEXT.fullmatch(name):
-                raise InvalidInputError(f"{env}: {name!r} is not a secret reference")
+            check_reference(name, env)
         items = {env: (REFERENCE + name.encode(), {LABEL_REF: name}) for env, name in refs.items()}
         return self._apply(service, items)
 
     def create_named_ref(self, service: str, env: str, name: str, ref: str) -> None:
         """Create the podman secret ``name`` as a reference to ``ref`` (``BACKEND:NAME``)."""
         self._checked(service, {env: ref})
-        if not REFERENCE_TEXT.fullmatch(ref):
-            raise InvalidInputError(f"{env}: {ref!r} is not a secret reference")
+        check_reference(ref, env)
+        checked_podman_names(service, [env], {env: name})
         labels = {LABEL_SERVICE: service, LABEL_ENV: env, LABEL_REF: ref}
         self._create(name, REFERENCE + ref.encode(), labels)

@@ -219,3 +219,37 @@ def test_what_podman_inspect_shows(openwebui, podman_env):
         assert VALUE not in podman_env.run(["inspect", name]).stdout.decode()
     finally:
         podman_env.run(["rm", "-f", name])
+
+
+@pytest.mark.parametrize("strategy", ["podman", "driver"])
+def test_a_service_whose_podman_secret_name_podman_refuses_is_refused_before_anything_is_made(
+    strategy, leger_home, legerd_daemon, podman_env
+):
+    """``web@1`` is a Leger service name (a systemd template instance) but podman refuses the
+    derived ``web@1_openai_api_key``: the strategy says so, names the rule and the way out,
+    and neither podman nor legerd is changed."""
+    leger_home.write_config(
+        {
+            "secrets": {"prefix": "leger/u1/"},
+            "services": {"web@1": {"secrets": ["openai_api_key"]}},
+            "podman": {"socket": podman_env.service()},
+        }
+    )
+    put(legerd_daemon, "leger/u1/openai_api_key", VALUE)
+    before = podman_env.secret_names()
+    with legerd_daemon.client() as client:
+        legerd_before = sorted(s.name for s in client.list())
+    proc = leger_home.run("inject", strategy, "web@1")
+    assert proc.returncode == 7, proc.stderr
+    err = proc.stderr.decode()
+    assert "podman would refuse the secret name 'web@1_openai_api_key'" in err
+    assert "1 to 64 letters, digits, '_', '.' and '-'" in err
+    assert "Secret=NAME,type=env,target=OPENAI_API_KEY" in err
+    assert VALUE not in err
+    assert podman_env.secret_names() == before
+    with legerd_daemon.client() as client:
+        assert sorted(s.name for s in client.list()) == legerd_before
+    # podman itself refuses that name: the rule is podman's, not a guess.
+    own = podman_env.run(["secret", "create", "web@1_openai_api_key", "-"], input=b"x", check=False)
+    assert own.returncode != 0 and b"invalid secret name" in own.stderr
+    assert podman_env.secret_names() == before
