@@ -95,7 +95,8 @@ def check(service: str, plan: Sequence[tuple[str, str]]) -> None:
     check_podman_secret_name(
         token_secret_name(service),
         f" (the legerd token secret of service {service!r})",
-        "give the service a shorter name without '@'",
+        "the init script needs a service name without '@', of at most 52 characters, "
+        "not ending in '.' or '-'",
     )
     seen: set[str] = set()
     for env, secret in plan:
