@@ -1,6 +1,6 @@
 """Every name rule a strategy applies, in one place, checked without ``re``.
 
-Three kinds of name reach a delivery strategy (docs/configuration.md, "Names"):
+Three kinds of name reach a delivery strategy (docs/index.md, "Names"):
 
 * a **service** (:data:`SERVICE_NAME`): ``[services.NAME]`` in the config, the argument of
   ``leger secrets fetch|clean`` and ``leger inject …``, the stem of a release's quadlet;
