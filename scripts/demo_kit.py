@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from leger_testkit.procs import stop
+from leger_testkit.userenv import user_env
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -36,17 +38,13 @@ class Demo:
         runtime = self.tmp / "run"
         for d in (home, runtime):
             d.mkdir(mode=0o700)
-        self.env: dict[str, str] = {
-            **os.environ,
-            "HOME": str(home),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_STATE_HOME": str(home / ".local/state"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "XDG_DATA_HOME": str(home / ".local/share"),
-            "XDG_RUNTIME_DIR": str(runtime),
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "NO_COLOR": "1",
-        }
+        self.env: dict[str, str] = user_env(
+            home,
+            runtime=runtime,
+            drop=(),  # all of the caller's environment is kept, LEGER* included
+            PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            NO_COLOR="1",
+        )
 
     def __enter__(self) -> Demo:
         print(f"Leger demo — private home in {self.tmp}")
@@ -59,13 +57,7 @@ class Demo:
         tb: TracebackType | None,
     ) -> None:
         for proc in reversed(self.processes):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc, timeout=5)
         for cleanup in reversed(self.cleanups):
             cleanup()
         if self.keep:
