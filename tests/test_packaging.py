@@ -471,6 +471,9 @@ def test_plugin_wheel_alone_works(name: str, alone: dict[str, Path], tmp_path: P
 def test_core_wheel_alone_lists_no_plugins(alone: dict[str, Path], tmp_path: Path):
     proc = _run([str(alone["leger"] / "bin/leger"), "plugins"], env=_user(tmp_path))
     assert (proc.returncode, proc.stdout) == (0, "No plugins installed.\n")
+    # A first-party plugin's command says what to install, not click's "No such command".
+    proc = _run([str(alone["leger"] / "bin/leger"), "local", "list"], env=_user(tmp_path))
+    assert proc.returncode == 2 and "pip install leger-plugin-setec" in proc.stderr, proc.stderr
 
 
 def _health_over_unix(path: Path) -> tuple[int, bytes]:
