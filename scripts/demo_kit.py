@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -125,5 +126,54 @@ class Demo:
             time.sleep(0.05)
         raise DemoFailed(f"timed out waiting for {what}")
 
+    def wait_healthy(self, url: str, what: str) -> None:
+        """Wait until ``url``/health answers 200 (a server this demo started)."""
+        import httpx
+
+        def up() -> bool:
+            try:
+                return httpx.get(url + "/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        self.wait_for(up, what, timeout=30)
+
+    def start_legerd(self) -> tuple[Path, Path]:
+        """legerd for the rest of the demo, at the private home's default socket and state
+        dir; ``leger`` and ``legerd`` find it through LEGERD_SOCKET / LEGERD_STATE_DIR. Returns
+        (socket, state dir)."""
+        sock = Path(self.env["XDG_RUNTIME_DIR"]) / "legerd.sock"
+        state = Path(self.env["XDG_STATE_HOME"]) / "legerd"
+        self.background(
+            [str(BIN / "legerd"), "serve", "--state-dir", str(state), "--socket", str(sock)],
+            log="legerd.log",
+        )
+        self.wait_for(lambda: accepts(sock), "legerd's socket")
+        self.state["legerd_socket"] = str(sock)
+        self.state["legerd_state_dir"] = str(state)
+        self.env["LEGERD_SOCKET"] = str(sock)
+        self.env["LEGERD_STATE_DIR"] = str(state)
+        return sock, state
+
     def done(self) -> None:
         print(f"\nDemo finished in {time.monotonic() - self.started:.1f}s.")
+
+
+def accepts(path: Path) -> bool:
+    """Whether a Unix socket at ``path`` accepts a connection."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server this demo starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
