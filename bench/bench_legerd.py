@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from leger_testkit.procs import stop
+
 GOALS = {"rps": 3000.0, "ratio": 0.6, "rss_idle": 40.0, "rss_10k": 80.0}
 
 
@@ -143,15 +145,6 @@ def start_legerd(state: Path, sock: Path) -> subprocess.Popen[bytes]:
     )
     wait_socket(sock, proc)
     return proc
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def serve_bare(sock: str) -> None:

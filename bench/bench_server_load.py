@@ -27,7 +27,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from leger_testkit.procs import stop
 
 GOALS = {"rps": 1000.0, "p99_ms": 50.0, "ratio": 0.5}
 GOAL_TARGET = ("postgresql", 2, "GET /api/releases/latest")
@@ -238,13 +239,7 @@ class BareServer:
             raise
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
 
 
 def bare_app() -> Any:

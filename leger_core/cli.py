@@ -10,7 +10,7 @@ import click
 
 from leger_core import __version__, fastpath
 from leger_core.context import Leger
-from leger_core.errors import LegerError
+from leger_core.errors import LegerError, UsageError
 from leger_core.plugins import LegerPluginManager, get_plugin_manager
 
 
@@ -19,6 +19,59 @@ class LegerGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self.commands)
+
+
+# The top-level commands first-party plugins add: (entry point, distribution). A user who types
+# one without its plugin learns what to install instead of click's bare "No such command".
+PLUGIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "auth": ("cloud", "leger-plugin-cloud"),
+    "deploy": ("deploy", "leger-plugin-deploy"),
+    "driver": ("podman", "leger-plugin-podman"),
+    "local": ("setec", "leger-plugin-setec"),
+    "quadlet": ("envfile", "leger-plugin-envfile"),
+    "releases": ("cloud", "leger-plugin-cloud"),
+    "update": ("deploy", "leger-plugin-deploy"),
+}
+
+
+def missing_plugin_error(command: str) -> UsageError | None:
+    """Why ``leger COMMAND`` does not exist when a first-party plugin would add it: not
+    installed (``pip install`` it), left out by ``LEGER_LOAD_PLUGINS``, or failed to load."""
+    import os
+    from importlib import metadata
+
+    if command not in PLUGIN_COMMANDS:
+        return None
+    entry, dist = PLUGIN_COMMANDS[command]
+    try:
+        metadata.distribution(dist)
+    except metadata.PackageNotFoundError:
+        return UsageError(
+            f"`leger {command}` comes from the plugin {dist}, which is not installed",
+            hint=f"pip install {dist}",
+        )
+    if os.environ.get("LEGER_LOAD_PLUGINS") is not None:
+        return UsageError(
+            f"`leger {command}` comes from the plugin {dist}, which LEGER_LOAD_PLUGINS leaves out",
+            hint=f"add {entry} to LEGER_LOAD_PLUGINS, or unset it to load every plugin",
+        )
+    return UsageError(
+        f"`leger {command}` comes from the plugin {dist}, which is installed but did not load",
+        hint="see the warning above; `leger plugins` lists what loaded",
+    )
+
+
+class LegerRootGroup(LegerGroup):
+    """``leger`` itself: a command of a first-party plugin that is not loaded says which."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and not ctx.resilient_parsing:
+            error = missing_plugin_error(args[0])
+            if error is not None:
+                raise error
+        return super().resolve_command(ctx, args)
 
 
 # The ``--backend`` option's help, the same on every command that reads values.
@@ -45,7 +98,7 @@ def build_cli(pm: LegerPluginManager) -> click.Group:
     """A fresh CLI with exactly the commands of ``pm``'s plugins (tests build their own)."""
 
     @click.group(
-        cls=LegerGroup,
+        cls=LegerRootGroup,
         context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     )
     @click.version_option(__version__, "--version", prog_name="leger")

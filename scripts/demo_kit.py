@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from leger_testkit.procs import stop
+from leger_testkit.userenv import user_env
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -36,17 +39,13 @@ class Demo:
         runtime = self.tmp / "run"
         for d in (home, runtime):
             d.mkdir(mode=0o700)
-        self.env: dict[str, str] = {
-            **os.environ,
-            "HOME": str(home),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_STATE_HOME": str(home / ".local/state"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "XDG_DATA_HOME": str(home / ".local/share"),
-            "XDG_RUNTIME_DIR": str(runtime),
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "NO_COLOR": "1",
-        }
+        self.env: dict[str, str] = user_env(
+            home,
+            runtime=runtime,
+            drop=(),  # all of the caller's environment is kept, LEGER* included
+            PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            NO_COLOR="1",
+        )
 
     def __enter__(self) -> Demo:
         print(f"Leger demo — private home in {self.tmp}")
@@ -59,13 +58,7 @@ class Demo:
         tb: TracebackType | None,
     ) -> None:
         for proc in reversed(self.processes):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc, timeout=5)
         for cleanup in reversed(self.cleanups):
             cleanup()
         if self.keep:
@@ -133,5 +126,54 @@ class Demo:
             time.sleep(0.05)
         raise DemoFailed(f"timed out waiting for {what}")
 
+    def wait_healthy(self, url: str, what: str) -> None:
+        """Wait until ``url``/health answers 200 (a server this demo started)."""
+        import httpx
+
+        def up() -> bool:
+            try:
+                return httpx.get(url + "/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        self.wait_for(up, what, timeout=30)
+
+    def start_legerd(self) -> tuple[Path, Path]:
+        """legerd for the rest of the demo, at the private home's default socket and state
+        dir; ``leger`` and ``legerd`` find it through LEGERD_SOCKET / LEGERD_STATE_DIR. Returns
+        (socket, state dir)."""
+        sock = Path(self.env["XDG_RUNTIME_DIR"]) / "legerd.sock"
+        state = Path(self.env["XDG_STATE_HOME"]) / "legerd"
+        self.background(
+            [str(BIN / "legerd"), "serve", "--state-dir", str(state), "--socket", str(sock)],
+            log="legerd.log",
+        )
+        self.wait_for(lambda: accepts(sock), "legerd's socket")
+        self.state["legerd_socket"] = str(sock)
+        self.state["legerd_state_dir"] = str(state)
+        self.env["LEGERD_SOCKET"] = str(sock)
+        self.env["LEGERD_STATE_DIR"] = str(state)
+        return sock, state
+
     def done(self) -> None:
         print(f"\nDemo finished in {time.monotonic() - self.started:.1f}s.")
+
+
+def accepts(path: Path) -> bool:
+    """Whether a Unix socket at ``path`` accepts a connection."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server this demo starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port

@@ -17,7 +17,6 @@ import concurrent.futures
 import functools
 import http.client
 import importlib.metadata
-import os
 import re
 import shutil
 import socket
@@ -35,6 +34,9 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+
+from leger_testkit.procs import stop
+from leger_testkit.userenv import user_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -397,19 +399,13 @@ def test_only_declared_first_party_distributions_are_installed(alone: dict[str, 
 
 def _user(tmp_path: Path) -> dict[str, str]:
     """A fresh user: private home, no config, no legerd (its socket does not exist)."""
-    home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEGER", "VIRTUAL_ENV"))}
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_STATE_HOME=str(home / ".state"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-        XDG_RUNTIME_DIR=str(tmp_path / "run"),
+    (tmp_path / "run").mkdir(mode=0o700)
+    return user_env(
+        tmp_path / "home",
+        runtime=tmp_path / "run",
+        drop=("LEGER", "VIRTUAL_ENV"),
         LEGERD_SOCKET=str(tmp_path / "no-legerd.sock"),
     )
-    (tmp_path / "run").mkdir(mode=0o700)
-    return env
 
 
 # plugin distribution → (its entry point name, commands to run after `leger plugins`: argv and
@@ -442,7 +438,10 @@ PLUGIN_CHECKS: dict[str, tuple[str, list[tuple[list[str], int, str]]]] = {
         "deploy",
         [(["deploy", "validate", str(ROOT / "examples")], 0, "examples: valid")],
     ),
-    "leger-plugin-pass": ("pass", [(["status"], 0, "config  ok")]),
+    "leger-plugin-pass": (
+        "pass",
+        [(["status"], 0, "no password store here; no service reads from pass")],
+    ),
 }
 
 
@@ -473,8 +472,12 @@ def test_plugin_wheel_alone_works(name: str, alone: dict[str, Path], tmp_path: P
 
 @pytest.mark.slow
 def test_core_wheel_alone_lists_no_plugins(alone: dict[str, Path], tmp_path: Path):
-    proc = _run([str(alone["leger"] / "bin/leger"), "plugins"], env=_user(tmp_path))
+    env = _user(tmp_path)
+    proc = _run([str(alone["leger"] / "bin/leger"), "plugins"], env=env)
     assert (proc.returncode, proc.stdout) == (0, "No plugins installed.\n")
+    # A first-party plugin's command says what to install, not click's "No such command".
+    proc = _run([str(alone["leger"] / "bin/leger"), "local", "list"], env=env)
+    assert proc.returncode == 2 and "pip install leger-plugin-setec" in proc.stderr, proc.stderr
 
 
 def _health_over_unix(path: Path) -> tuple[int, bytes]:
@@ -507,13 +510,7 @@ def _serve_until_healthy(
                     raise AssertionError(f"{argv[0]} did not serve /health:\n{out}") from None
                 time.sleep(0.1)
     finally:
-        if proc.poll() is None:  # only the daemon this test started, by its PID
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)  # only the daemon this test started, by its PID
 
 
 @pytest.mark.slow

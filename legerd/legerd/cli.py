@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
+from leger_core.sdunits import dir_option, dry_run_option
 from legerd import __version__
 from legerd.errors import StateError
 from legerd.paths import default_socket, default_state_dir
@@ -288,34 +289,24 @@ def token_list(state_dir: Path | None) -> None:
 @click.option(
     "--user", "user", is_flag=True, help="The user unit (systemctl --user), not the system one."
 )
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Write here (default: /etc/systemd/system, or ~/.config/systemd/user with --user).",
-)
-@click.option(
-    "--dry-run", "--print", "dry_run", is_flag=True, help="Print the unit; write nothing."
-)
+@dir_option("Write here (default: /etc/systemd/system, or ~/.config/systemd/user with --user).")
+@dry_run_option
 def install_units(user: bool, directory: Path | None, dry_run: bool) -> None:
     """Write legerd.service for this installation (its own path, a venv's too).
 
     A venv under /home or /root gets ProtectHome=read-only, so systemd can start it. Then:
     systemctl [--user] daemon-reload && systemctl [--user] enable --now legerd"""
-    from leger_core.fsutil import atomic_write
-    from legerd.units import UNIT_NAME, default_dir, render
+    from leger_core.sdunits import UnitWriteError, print_or_write, start_hint, unit_dir
+    from legerd.units import UNIT_NAME, render
 
-    text = render(user=user)
-    if dry_run:
-        click.echo(text, nl=False)
-        return
-    target = (directory or default_dir(user)) / UNIT_NAME
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, text.encode(), mode=0o644)
-    except OSError as exc:
+        written = print_or_write(
+            render(user=user),
+            directory=directory or unit_dir(user),
+            name=UNIT_NAME,
+            dry_run=dry_run,
+        )
+    except UnitWriteError as exc:
         _fail(exc)
-    scope = "systemctl --user" if user else "systemctl"
-    click.echo(f"Wrote {target}")
-    click.echo(f"Start it with: {scope} daemon-reload && {scope} enable --now legerd")
+    if written:
+        click.echo(start_hint("legerd", user=user))

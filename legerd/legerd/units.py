@@ -8,27 +8,16 @@ repository's ``legerd/systemd/`` are these units rendered for ``/usr/local/bin/l
 
 from __future__ import annotations
 
-import os
-import shlex
-from pathlib import Path
-
 # Shared with leger-server's install-unit; re-exported here for legerd's callers.
 from leger_core.sdunits import (
     HOME_ROOTS,
-    exec_line,
     installation_command,
     installation_paths,
-    private_tmp_lines,
+    render_unit,
     under_home,
 )
-from leger_core.sdunits import (
-    protect_home as protect_home_for,
-)
-from leger_core.sdunits import (
-    tmp_binds as tmp_binds_for,
-)
 
-__all__ = ["HOME_ROOTS", "UNIT_NAME", "default_dir", "installation_paths", "render", "under_home"]
+__all__ = ["HOME_ROOTS", "UNIT_NAME", "installation_paths", "render", "under_home"]
 
 UNIT_NAME = "legerd.service"
 DOCS = "https://github.com/leger-dev/leger/blob/main/docs/legerd.md"
@@ -60,25 +49,7 @@ RuntimeDirectory=legerd
 RuntimeDirectoryMode=0755
 UMask=0077
 # legerd needs its own two directories and nothing else.
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome={protect_home}
-{private_tmp}
-PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-SystemCallArchitectures=native
-CapabilityBoundingSet=
-LimitCORE=0
+{hardening}
 
 [Install]
 WantedBy=multi-user.target
@@ -125,24 +96,10 @@ def render(
     """The unit text. ``command`` defaults to this installation's (:func:`legerd_command`);
     ``ProtectHome=`` is ``yes`` unless the installation lives under a home directory, where
     ``read-only`` lets legerd start while still keeping it from writing there."""
-    cmd = command or legerd_command()
-    if protect_home is None:
-        protect_home = protect_home_for(cmd)
-    binds = tmp_binds_for(cmd) if tmp_binds is None else tmp_binds
-    exec_start = exec_line(cmd)  # % and $ escaped: systemd expands both
-    where = cmd[0] if len(cmd) == 1 else shlex.join(cmd)
-    template = USER_TEMPLATE if user else SYSTEM_TEMPLATE
-    return template.format(
-        exec_start=exec_start,
-        protect_home=protect_home,
-        private_tmp=private_tmp_lines(binds),
+    return render_unit(
+        USER_TEMPLATE if user else SYSTEM_TEMPLATE,
+        command or legerd_command(),
         docs=DOCS,
-        where=where,
+        protect_home_value=protect_home,
+        tmp_binds_value=tmp_binds,
     )
-
-
-def default_dir(user: bool) -> Path:
-    if not user:
-        return Path("/etc/systemd/system")
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "systemd" / "user"

@@ -129,6 +129,7 @@ def test_install_units_unwritable_dir_is_a_clear_error(tmp_path: Path) -> None:
     proc = run_legerd_cli("install-units", "--dir", str(blocker / "sub"))
     assert proc.returncode == 1
     assert proc.stderr.startswith("legerd: ") and "Traceback" not in proc.stderr
+    assert f"cannot write {blocker / 'sub' / 'legerd.service'}: " in proc.stderr
 
 
 def test_a_home_installation_gets_protecthome_read_only() -> None:

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import base64
 import secrets
-import socket
 from typing import Any
 
-from demo_kit import BIN, Demo, DemoFailed
+from demo_kit import BIN, Demo, DemoFailed, free_port
 
 TITLE = "leger-server: log in by Tailscale WhoIs, your encrypted keys, and sync into legerd"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _localapi(demo: Demo) -> Any:
@@ -48,7 +40,7 @@ def _post_from(address: str, url: str, body: dict[str, str]) -> Any:
 def run(demo: Demo) -> None:
     import httpx
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     data_dir = demo.tmp / "server-data"
     stand_in = _localapi(demo)
@@ -69,14 +61,7 @@ def run(demo: Demo) -> None:
         env=keys,
         log="leger-server.log",
     )  # fmt: skip
-
-    def up() -> bool:
-        try:
-            return httpx.get(url + "/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    demo.wait_for(up, "leger-server", timeout=30)
+    demo.wait_healthy(url, "leger-server")
     demo.state["server_url"] = url
     demo.sh(["curl", "-s", url + "/health"])
 

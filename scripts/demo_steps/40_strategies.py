@@ -3,11 +3,10 @@ shell driver and the init script — each with a real container when podman work
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from pathlib import Path
 
-from demo_kit import BIN, Demo, DemoFailed
+from demo_kit import Demo, DemoFailed, accepts, free_port
 
 TITLE = "Secrets into containers: env file, podman secrets, shell driver, init script"
 
@@ -24,35 +23,11 @@ SHOW = (
 )
 
 
-def _accepts(path: Path) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(path))
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _ensure_legerd(demo: Demo) -> None:
     if demo.env.get("LEGERD_SOCKET"):
         return
-    sock = Path(demo.env["XDG_RUNTIME_DIR"]) / "legerd.sock"
-    state = Path(demo.env["XDG_STATE_HOME"]) / "legerd"
     demo.say("legerd is not running yet (its step was skipped): starting it")
-    demo.background(
-        [str(BIN / "legerd"), "serve", "--state-dir", str(state), "--socket", str(sock)],
-        log="legerd.log",
-    )
-    demo.wait_for(lambda: _accepts(sock), "legerd's socket")
-    demo.env["LEGERD_SOCKET"] = str(sock)
+    demo.start_legerd()
 
 
 def _masked_env_file(demo: Demo, path: Path) -> None:
@@ -223,13 +198,13 @@ def _initscript(demo: Demo, penv: dict[str, str], image: str, show: str) -> None
         + 'secrets = ["demo40/openai_api_key", "team/anthropic"]\n'
     )
     demo.say(f"(the token, shown only once by legerd, is kept in {token_file.name}, mode 0600)")
-    port = _free_port()
+    port = free_port()
     demo.background(
         ["legerd", "serve", "--state-dir", str(state), "--socket", str(sock),
          "--listen", f"127.0.0.1:{port}"],
         log="legerd-tcp.log",
     )  # fmt: skip
-    demo.wait_for(lambda: _accepts(sock), "the second legerd")
+    demo.wait_for(lambda: accepts(sock), "the second legerd")
     tcp = {"LEGERD_SOCKET": str(sock)}
     demo.sh(["leger", "local", "put", "demo40/openai_api_key"], input=ROTATED, env=tcp)
     demo.sh(["leger", "local", "put", "team/anthropic"], input=ANTHROPIC, env=tcp)

@@ -8,13 +8,12 @@ import json
 import os
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
-from demo_kit import BIN, Demo, DemoFailed
+from demo_kit import BIN, Demo, DemoFailed, free_port
 
 TITLE = "Web UI: log in with the CLI's one-time code, keys shown masked"
 
@@ -22,21 +21,13 @@ CHROMIUM = "/usr/bin/chromium"
 DEMO_KEY = "sk-demo-web-3b7e1c"  # only stored when the account has no OpenAI key yet
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _server_url(demo: Demo) -> str:
     """The server step's leger-server, or (when this step runs alone) one of our own."""
     url = demo.state.get("server_url")
     if url:
         return str(url)
-    import httpx
 
-    port = _free_port()
+    port = free_port()
     demo.say("No server from an earlier step: starting a dev leger-server for this one.")
     demo.background(
         [
@@ -54,14 +45,7 @@ def _server_url(demo: Demo) -> str:
         log="web-server.log",
     )
     url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(url + "/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    demo.wait_for(up, "leger-server", timeout=30)
+    demo.wait_healthy(url, "leger-server")
     demo.state["server_url"] = url
     return url
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import importlib.util
 import re
 import secrets
-import sys
-import time
 from types import ModuleType
+from typing import Any
 
 from demo_kit import ROOT, Demo, DemoFailed
 
@@ -47,55 +46,45 @@ def _write_release(
 
 def run(demo: Demo) -> None:
     step70 = _step70()
-    sd = step70._sdmachine()
-    run_in = step70._run
-    reason = sd.missing_tools()
-    if reason:
-        demo.say(f"Skipped: the systemd machine cannot run here ({reason}).")
-        return
-    rootfs = sd.ensure_rootfs(quiet=True)
-    try:
-        binds = sd.checkout_binds(ROOT)
-    except sd.MachineError:
-        binds = None
-    started = time.monotonic()
-    with sd.Machine(rootfs, binds=binds or []) as machine:
-        if binds is None:
-            machine.install_venv(sys.prefix, sd.wheelhouse(ROOT))
-        leger, legerd = sd.LEGER, sd.LEGERD
-        run_in(machine, [legerd, "install-units"], show=False)
-        run_in(machine, ["systemctl", "daemon-reload"], show=False)
-        run_in(machine, ["systemctl", "enable", "--now", "legerd", "podman.socket"], show=False)
-        run_in(machine, ["ln", "-s", leger, "/usr/local/bin/leger"], show=False)
-        demo.say("The release's five secrets go into legerd (values never printed):")
-        values = [f"{name}-" + secrets.token_hex(8) for name in SECRETS]
-        for name, value in zip(SECRETS, values, strict=True):
-            run_in(machine, [leger, "local", "put", name], input=value, show=False)
-        demo.say("examples/ as written, images replaced by a local busybox image:")
-        _write_release(machine, sd.IMAGE)
-        run_in(machine, [leger, "deploy", "manifest", RELEASE])
-        run_in(machine, [leger, "deploy", "install", RELEASE, "--yes"])
-        run_in(machine, ["podman", "secret", "ls", "--format", "{{.Name}} {{.Driver}}"])
-        run_in(machine, [leger, "deploy", "status"])
+    with step70.leger_machine(demo, tell=False) as booted:
+        if booted is not None:
+            _deploy(demo, step70._run, *booted)
 
-        demo.say("An update changing litellm.container: only litellm.service restarts.")
-        _write_release(machine, sd.IMAGE, "Environment=REV=2")
-        run_in(machine, [leger, "deploy", "manifest", RELEASE], show=False)
-        run_in(machine, [leger, "deploy", "install", RELEASE, "--yes"])
 
-        demo.say("An update to an image that does not exist: systemd says failed, rolled back.")
-        _write_release(machine, sd.IMAGE, "Environment=REV=2", "localhost/no-such-image:latest")
-        run_in(machine, [leger, "deploy", "manifest", RELEASE], show=False)
-        print(f"[machine] $ {leger} deploy install {RELEASE} --yes")
-        bad = machine.exec([leger, "deploy", "install", RELEASE, "--yes"], check=False)
-        for line in (bad.stdout + bad.stderr).rstrip().splitlines():
-            if not line.startswith("   "):  # the diff is shown by the update above
-                print(f"  {line}")
-        if bad.returncode == 0 or "Rolled back" not in bad.stderr:
-            raise DemoFailed("the failed update was not reported as rolled back")
-        run_in(machine, ["systemctl", "is-active", "litellm", "postgres", "openwebui"])
-        journal = machine.journal()
-        if any(value in journal for value in values):
-            raise DemoFailed("a value reached the machine's journal")
-        demo.say("No value in the machine's journal.")
-    demo.say(f"Machine torn down; this step took {time.monotonic() - started:.1f} s.")
+def _deploy(demo: Demo, run_in: Any, sd: ModuleType, machine: Any) -> None:
+    leger, legerd = sd.LEGER, sd.LEGERD
+    run_in(machine, [legerd, "install-units"], show=False)
+    run_in(machine, ["systemctl", "daemon-reload"], show=False)
+    run_in(machine, ["systemctl", "enable", "--now", "legerd", "podman.socket"], show=False)
+    run_in(machine, ["ln", "-s", leger, "/usr/local/bin/leger"], show=False)
+    demo.say("The release's five secrets go into legerd (values never printed):")
+    values = [f"{name}-" + secrets.token_hex(8) for name in SECRETS]
+    for name, value in zip(SECRETS, values, strict=True):
+        run_in(machine, [leger, "local", "put", name], input=value, show=False)
+    demo.say("examples/ as written, images replaced by a local busybox image:")
+    _write_release(machine, sd.IMAGE)
+    run_in(machine, [leger, "deploy", "manifest", RELEASE])
+    run_in(machine, [leger, "deploy", "install", RELEASE, "--yes"])
+    run_in(machine, ["podman", "secret", "ls", "--format", "{{.Name}} {{.Driver}}"])
+    run_in(machine, [leger, "deploy", "status"])
+
+    demo.say("An update changing litellm.container: only litellm.service restarts.")
+    _write_release(machine, sd.IMAGE, "Environment=REV=2")
+    run_in(machine, [leger, "deploy", "manifest", RELEASE], show=False)
+    run_in(machine, [leger, "deploy", "install", RELEASE, "--yes"])
+
+    demo.say("An update to an image that does not exist: systemd says failed, rolled back.")
+    _write_release(machine, sd.IMAGE, "Environment=REV=2", "localhost/no-such-image:latest")
+    run_in(machine, [leger, "deploy", "manifest", RELEASE], show=False)
+    print(f"[machine] $ {leger} deploy install {RELEASE} --yes")
+    bad = machine.exec([leger, "deploy", "install", RELEASE, "--yes"], check=False)
+    for line in (bad.stdout + bad.stderr).rstrip().splitlines():
+        if not line.startswith("   "):  # the diff is shown by the update above
+            print(f"  {line}")
+    if bad.returncode == 0 or "Rolled back" not in bad.stderr:
+        raise DemoFailed("the failed update was not reported as rolled back")
+    run_in(machine, ["systemctl", "is-active", "litellm", "postgres", "openwebui"])
+    journal = machine.journal()
+    if any(value in journal for value in values):
+        raise DemoFailed("a value reached the machine's journal")
+    demo.say("No value in the machine's journal.")

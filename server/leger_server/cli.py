@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from leger_core.sdunits import dir_option, dry_run_option
 from leger_server import __version__
 from leger_server.errors import SettingsError
 
@@ -294,13 +295,7 @@ def rotate_key(
 
 
 @main.command(name="install-unit")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Write leger-server.service here (default: /etc/systemd/system).",
-)
+@dir_option("Write leger-server.service here (default: /etc/systemd/system).")
 @click.option(
     "--env-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -322,9 +317,7 @@ def rotate_key(
     is_flag=True,
     help="Create the env file with fresh keys if it does not exist (an existing one is kept).",
 )
-@click.option(
-    "--dry-run", "--print", "dry_run", is_flag=True, help="Print the unit; write nothing."
-)
+@dry_run_option
 def install_unit(
     directory: Path | None,
     env_file: Path,
@@ -340,24 +333,27 @@ def install_unit(
     ProtectSystem=strict; keys come from the env file, never the unit. An installation under
     /home or /root gets ProtectHome=read-only. Then: systemctl daemon-reload && systemctl
     enable --now leger-server"""
-    from leger_core.fsutil import atomic_write
-    from leger_core.sdunits import closed_to_others, installation_paths
+    from leger_core.sdunits import (
+        UnitWriteError,
+        closed_to_others,
+        installation_paths,
+        print_or_write,
+        start_hint,
+    )
     from leger_server.units import DEFAULT_DIR, UNIT_NAME, new_keys_env, render, server_command
 
     try:
         text = render(host=host, port=port, identity=identity, env_file=env_file)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    if dry_run:
-        click.echo(text, nl=False)
-        return
-    target = (directory or DEFAULT_DIR) / UNIT_NAME
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, text.encode(), mode=0o644)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
-    click.echo(f"Wrote {target}")
+        written = print_or_write(
+            text, directory=directory or DEFAULT_DIR, name=UNIT_NAME, dry_run=dry_run
+        )
+    except UnitWriteError as exc:
+        raise click.ClickException(str(exc)) from None
+    if written is None:
+        return
     if new_keys and not env_file.exists():
         try:
             env_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -388,7 +384,7 @@ def install_unit(
             "where others can read (/opt, /usr/local), or open those directories (chmod o+x).",
             err=True,
         )
-    click.echo("Start it with: systemctl daemon-reload && systemctl enable --now leger-server")
+    click.echo(start_hint("leger-server"))
 
 
 @main.command(name="health")

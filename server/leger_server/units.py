@@ -12,19 +12,12 @@ from __future__ import annotations
 
 import base64
 import secrets
-import shlex
 from pathlib import Path
 
-from leger_core.sdunits import (
-    exec_line,
-    installation_command,
-    private_tmp_lines,
-    protect_home,
-)
-from leger_core.sdunits import tmp_binds as tmp_binds_for
+from leger_core.sdunits import SYSTEM_UNIT_DIR, installation_command, render_unit
 
 UNIT_NAME = "leger-server.service"
-DEFAULT_DIR = Path("/etc/systemd/system")
+DEFAULT_DIR = SYSTEM_UNIT_DIR
 DEFAULT_ENV_FILE = Path("/etc/leger-server/leger-server.env")
 STATE_DIR = "/var/lib/leger-server"
 DOCS = "https://github.com/leger-dev/leger/blob/main/docs/server.md"
@@ -62,35 +55,19 @@ StateDirectory=leger-server
 StateDirectoryMode=0700
 UMask=0077
 # It needs its state directory, the network and nothing else.
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome={protect_home}
-{private_tmp}
-PrivateDevices=yes
+{hardening}
+# And what leger-server can do without: a user namespace of its own, no devices at all, other
+# processes hidden, no writable-and-executable memory, only the system calls of a plain service.
 DevicePolicy=closed
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
 ProtectProc=invisible
 ProcSubset=pid
 PrivateUsers=yes
 KeyringMode=private
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
 MemoryDenyWriteExecute=yes
-SystemCallArchitectures=native
 SystemCallFilter=@system-service
 SystemCallFilter=~@privileged @resources
 SystemCallErrorNumber=EPERM
-CapabilityBoundingSet=
 AmbientCapabilities=
-LimitCORE=0
 
 [Install]
 WantedBy=multi-user.target
@@ -120,16 +97,16 @@ def render(
             raise ValueError(f"the {name} {value!r} cannot go into a unit file")
     if not Path(env_file).is_absolute():
         raise ValueError(f"the env file must be an absolute path, not {str(env_file)!r}")
-    return TEMPLATE.format(
-        exec_start=exec_line(cmd),
-        where=cmd[0] if len(cmd) == 1 else shlex.join(cmd),
+    return render_unit(
+        TEMPLATE,
+        cmd,
+        docs=DOCS,
+        protect_home_value=protect_home_value,
+        tmp_binds_value=tmp_binds,
         host=host,
         port=port,
         identity=identity,
         env_file=env_file,
-        protect_home=protect_home_value or protect_home(cmd),
-        private_tmp=private_tmp_lines(tmp_binds_for(cmd) if tmp_binds is None else tmp_binds),
-        docs=DOCS,
     )
 
 

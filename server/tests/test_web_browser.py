@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from leger_server.testing import RunningServer, make_bundle
+from leger_testkit.userenv import user_env
 from leger_testkit.web import CHROMIUM, CHROMIUM_ARGS, login_code
 
 pytestmark = pytest.mark.browser
@@ -243,19 +244,14 @@ def _cli_env(tmp_path: Path, user_id: str) -> dict[str, str]:
         "os.write(fd, sys.argv[1].encode())\n"
     )
     opener.chmod(stat.S_IRWXU)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEGER", "DBUS", "DISPLAY"))}
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_STATE_HOME=str(home / ".local/state"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-        XDG_CACHE_HOME=str(home / ".cache"),
+    return user_env(
+        home,
+        drop=("LEGER", "DBUS", "DISPLAY"),
         LEGER_CONFIG=str(config),
         LEGER_TOKEN_STORE="file",
         BROWSER=f"{opener} %s",
         PATH=f"{BIN}{os.pathsep}/usr/bin:/bin",
     )
-    return env
 
 
 def leger(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,9 @@ secrets:
 * ``podman_env.service()`` starts ``podman system service`` on a private socket (once; pass
   ``env=`` for a private one with another environment, stopped at session end) and returns
   its ``unix://`` URL;
-* ``podman_env.env`` is the environment for anything else that must see the same podman.
+* ``podman_env.env`` is the environment for anything else that must see the same podman;
+* ``leger_home`` is ``leger`` as a real process beside ``legerd_daemon`` (private XDG dirs and
+  config), and ``secrets_in_legerd(name, value)`` stores and activates a value in that legerd.
 
 Tests using these are marked ``podman``; when podman or runc is missing they fail (CI installs
 them) rather than skip quietly.
@@ -22,14 +24,24 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from leger_testkit.podmanenv import IMAGE, PodmanEnv, busybox_path, podman_missing
+from leger_testkit.userenv import user_env
 
-__all__ = ["IMAGE", "ArgvWatch", "LegerHome", "PodmanEnv", "leger_home", "podman_env"]
+__all__ = [
+    "IMAGE",
+    "ArgvWatch",
+    "LegerHome",
+    "PodmanEnv",
+    "leger_home",
+    "podman_env",
+    "secrets_in_legerd",
+]
 
 
 class ArgvWatch:
@@ -88,18 +100,14 @@ class LegerHome:
         self.config = root / "config.toml"
         self.config.write_text("")
         self.leger = str(Path(sys.executable).parent / "leger")
-        self.env = {
-            **os.environ,
-            "HOME": str(root / "home"),
-            "XDG_CONFIG_HOME": str(root / "home/.config"),
-            "XDG_CACHE_HOME": str(root / "home/.cache"),
-            "XDG_STATE_HOME": str(root / "home/.local/state"),
-            "XDG_RUNTIME_DIR": str(self.runtime),
-            "LEGER_CONFIG": str(self.config),
-            "LEGER_LOAD_PLUGINS": plugins,
+        self.env = user_env(
+            root / "home",
+            runtime=self.runtime,
+            drop=("LEGER_NO_FAST",),
+            LEGER_CONFIG=str(self.config),
+            LEGER_LOAD_PLUGINS=plugins,
             **legerd_env,
-        }
-        self.env.pop("LEGER_NO_FAST", None)
+        )
 
     def write_config(self, data: Mapping[str, object]) -> None:
         import tomli_w
@@ -117,6 +125,18 @@ class LegerHome:
             timeout=60,
         )
 
+    def run_text(
+        self, *args: str, env: Mapping[str, str] | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """:meth:`run` with str input and output (UTF-8), for tests that read messages."""
+        proc = self.run(*args, env=env, input=None if input is None else input.encode())
+        out, err = proc.stdout.decode(), proc.stderr.decode()
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    def env_file(self, service: str) -> Path:
+        """Where the envfile strategy writes ``service``'s file by default."""
+        return self.runtime / "leger" / f"{service}.env"
+
 
 @pytest.fixture
 def leger_home(tmp_path: Path, legerd_daemon: object) -> LegerHome:
@@ -124,6 +144,19 @@ def leger_home(tmp_path: Path, legerd_daemon: object) -> LegerHome:
     ``legerd_daemon``; ``.run(*args, env=, input=)`` returns bytes output."""
     env: Mapping[str, str] = legerd_daemon.env  # type: ignore[attr-defined]
     return LegerHome(tmp_path / "leger-home", env, "envfile,setec,podman,initscript")
+
+
+@pytest.fixture
+def secrets_in_legerd(legerd_daemon: Any) -> Callable[[str, str | bytes], None]:
+    """``put(name, value)``: store ``value`` in ``legerd_daemon`` and make it the active
+    version, as ``leger local put`` would."""
+    from leger_core.models import SecretValue
+
+    def put(name: str, value: str | bytes) -> None:
+        with legerd_daemon.client() as client:
+            client.activate(name, client.put(name, SecretValue(value)))
+
+    return put
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from leger_testkit.procs import stop
 
 IMAGE = "localhost/leger-test:latest"
 
@@ -155,13 +156,7 @@ class PodmanEnv:
 
     def close(self) -> None:
         for proc in self._services:  # only the services this fixture started, by PID
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc)
 
 
 def podman_missing() -> str | None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from leger_testkit.userenv import user_env
+
 BIN = Path(sys.executable).parent
 
 
@@ -66,19 +68,14 @@ def cloud_env(tmp_path: Path) -> dict[str, str]:
         '[identity]\nuser_id = "u-alice"\nemail = "alice@example.com"\n'
         'tailnet = "example.ts.net"\ndevice_id = "dev-alice"\nhostname = "alice-laptop"\n'
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEGER", "DBUS"))}
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_STATE_HOME=str(home / ".local/state"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-        XDG_RUNTIME_DIR=str(runtime),
+    return user_env(
+        home,
+        runtime=runtime,
+        drop=("LEGER", "DBUS"),
         LEGER_CONFIG=str(config),
         LEGER_TOKEN_STORE="file",
         PATH=f"{BIN}{os.pathsep}/usr/bin:/bin",
     )
-    return env
 
 
 @pytest.fixture

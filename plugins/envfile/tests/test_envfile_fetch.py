@@ -37,7 +37,7 @@ def openwebui(leger_home, secrets_in_legerd):
 
 
 def test_fetch_writes_a_private_env_file_with_every_secret(openwebui):
-    proc = openwebui.run("secrets", "fetch", "openwebui")
+    proc = openwebui.run_text("secrets", "fetch", "openwebui")
     assert proc.returncode == 0, proc.stderr
     path = openwebui.env_file("openwebui")
     assert parse(path.read_bytes()) == {
@@ -51,7 +51,7 @@ def test_fetch_writes_a_private_env_file_with_every_secret(openwebui):
 
 
 def test_second_fetch_takes_the_fast_path_and_writes_the_same(openwebui):
-    first = openwebui.run("secrets", "fetch", "openwebui")  # full CLI: fills the caches
+    first = openwebui.run_text("secrets", "fetch", "openwebui")  # full CLI: fills the caches
     assert first.returncode == 0, first.stderr
     content = openwebui.env_file("openwebui").read_bytes()
     openwebui.env_file("openwebui").unlink()
@@ -65,13 +65,13 @@ def test_second_fetch_takes_the_fast_path_and_writes_the_same(openwebui):
         proc.stdout + proc.stderr
     )
     assert openwebui.env_file("openwebui").read_bytes() == content
-    full = openwebui.run("secrets", "fetch", "openwebui", env={"LEGER_NO_FAST": "1"})
+    full = openwebui.run_text("secrets", "fetch", "openwebui", env={"LEGER_NO_FAST": "1"})
     assert full.stdout == proc.stdout.splitlines()[0] + "\n"
     assert openwebui.env_file("openwebui").read_bytes() == content
 
 
 def test_config_change_is_seen_at_the_next_fetch(openwebui, secrets_in_legerd):
-    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0
+    assert openwebui.run_text("secrets", "fetch", "openwebui").returncode == 0
     secrets_in_legerd("leger/u1/groq_api_key", "gsk-third")
     openwebui.write_config(
         {
@@ -79,15 +79,15 @@ def test_config_change_is_seen_at_the_next_fetch(openwebui, secrets_in_legerd):
             "services": {"openwebui": {"secrets": ["groq_api_key"]}},
         }
     )
-    proc = openwebui.run("secrets", "fetch", "openwebui")
+    proc = openwebui.run_text("secrets", "fetch", "openwebui")
     assert proc.returncode == 0, proc.stderr
     assert parse(openwebui.env_file("openwebui").read_bytes()) == {"GROQ_API_KEY": b"gsk-third"}
 
 
 def test_rotated_value_is_seen_at_the_next_fetch(openwebui, secrets_in_legerd):
-    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0
+    assert openwebui.run_text("secrets", "fetch", "openwebui").returncode == 0
     secrets_in_legerd("leger/u1/openai_api_key", "sk-rotated")
-    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0
+    assert openwebui.run_text("secrets", "fetch", "openwebui").returncode == 0
     got = parse(openwebui.env_file("openwebui").read_bytes())
     assert got["OPENAI_API_KEY"] == b"sk-rotated"
 
@@ -96,10 +96,10 @@ def test_rotated_value_is_seen_at_the_next_fetch(openwebui, secrets_in_legerd):
 def test_newline_in_a_value_is_refused_naming_the_secret_and_leaves_no_file(
     openwebui, secrets_in_legerd, fast
 ):
-    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0  # a previous start
+    assert openwebui.run_text("secrets", "fetch", "openwebui").returncode == 0  # a previous start
     secrets_in_legerd("team/anthropic", "sk-ant-line-one\nline-two")
     env = {} if fast else {"LEGER_NO_FAST": "1"}
-    proc = openwebui.run("secrets", "fetch", "openwebui", env=env)
+    proc = openwebui.run_text("secrets", "fetch", "openwebui", env=env)
     assert proc.returncode == 7
     assert "'team/anthropic'" in proc.stderr and "newline" in proc.stderr
     assert "sk-ant-line-one" not in proc.stdout + proc.stderr
@@ -109,58 +109,58 @@ def test_newline_in_a_value_is_refused_naming_the_secret_and_leaves_no_file(
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_missing_secret_is_an_error_and_leaves_no_file(openwebui, legerd_daemon, fast):
-    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0
+    assert openwebui.run_text("secrets", "fetch", "openwebui").returncode == 0
     with legerd_daemon.client() as client:
         client.delete("team/anthropic")
     env = {} if fast else {"LEGER_NO_FAST": "1"}
-    proc = openwebui.run("secrets", "fetch", "openwebui", env=env)
+    proc = openwebui.run_text("secrets", "fetch", "openwebui", env=env)
     assert proc.returncode == 4
     assert "team/anthropic" in proc.stderr and "ANTHROPIC_API_KEY" in proc.stderr
     assert not openwebui.env_file("openwebui").exists()
 
 
 def test_legerd_down_is_an_error_and_leaves_no_file(openwebui, legerd_daemon):
-    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0
+    assert openwebui.run_text("secrets", "fetch", "openwebui").returncode == 0
     legerd_daemon.stop()
-    proc = openwebui.run("secrets", "fetch", "openwebui")
+    proc = openwebui.run_text("secrets", "fetch", "openwebui")
     assert proc.returncode == 5
     assert "legerd is not running" in proc.stderr
     assert not openwebui.env_file("openwebui").exists()
 
 
 def test_unknown_service_lists_the_known_ones(openwebui):
-    proc = openwebui.run("secrets", "fetch", "nope")
+    proc = openwebui.run_text("secrets", "fetch", "nope")
     assert proc.returncode == 4
     assert "unknown service 'nope'" in proc.stderr and "openwebui" in proc.stderr
 
 
 def test_invalid_service_name_is_refused(openwebui):
-    proc = openwebui.run("secrets", "fetch", "../etc")
+    proc = openwebui.run_text("secrets", "fetch", "../etc")
     assert proc.returncode in (4, 7)
     assert not (openwebui.runtime / "etc.env").exists()
 
 
 def test_output_option_and_clean(openwebui, tmp_path):
     target = tmp_path / "out" / "web.env"
-    proc = openwebui.run("secrets", "fetch", "openwebui", "--output", str(target))
+    proc = openwebui.run_text("secrets", "fetch", "openwebui", "--output", str(target))
     assert proc.returncode == 0, proc.stderr
     assert parse(target.read_bytes())["OPENAI_API_KEY"] == VALUE.encode()
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
-    assert openwebui.run("secrets", "clean", "openwebui", "-o", str(target)).returncode == 0
+    assert openwebui.run_text("secrets", "clean", "openwebui", "-o", str(target)).returncode == 0
     assert not target.exists()
-    again = openwebui.run("secrets", "clean", "openwebui", "-o", str(target))
+    again = openwebui.run_text("secrets", "clean", "openwebui", "-o", str(target))
     assert again.returncode == 0 and "Nothing to remove" in again.stdout
 
 
 def test_clean_removes_the_default_file(openwebui):
-    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0
-    assert openwebui.run("secrets", "clean", "openwebui").returncode == 0
+    assert openwebui.run_text("secrets", "fetch", "openwebui").returncode == 0
+    assert openwebui.run_text("secrets", "clean", "openwebui").returncode == 0
     assert not openwebui.env_file("openwebui").exists()
 
 
 def test_readers_never_see_a_partial_file(openwebui, secrets_in_legerd):
     """Fetch over and over while another thread reads: every read is a whole file."""
-    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0
+    assert openwebui.run_text("secrets", "fetch", "openwebui").returncode == 0
     path = openwebui.env_file("openwebui")
     wholes = {path.read_bytes()}
     secrets_in_legerd("leger/u1/openai_api_key", "sk-" + "y" * 5000)
@@ -181,7 +181,7 @@ def test_readers_never_see_a_partial_file(openwebui, secrets_in_legerd):
     thread.start()
     try:
         for _ in range(5):
-            assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0
+            assert openwebui.run_text("secrets", "fetch", "openwebui").returncode == 0
     finally:
         stop.set()
         thread.join()
@@ -193,7 +193,7 @@ def test_readers_never_see_a_partial_file(openwebui, secrets_in_legerd):
 
 def test_no_value_in_arguments_output_or_legerd_logs(openwebui, legerd_daemon):
     args = ["secrets", "fetch", "openwebui"]
-    proc = openwebui.run(*args)
+    proc = openwebui.run_text(*args)
     assert proc.returncode == 0
     assert not any(VALUE in a for a in args)
     assert VALUE not in proc.stdout + proc.stderr
@@ -205,7 +205,7 @@ def test_no_value_in_arguments_output_or_legerd_logs(openwebui, legerd_daemon):
 
 
 def test_quadlet_snippet_names_the_file_and_commands(openwebui):
-    proc = openwebui.run("quadlet", "snippet", "openwebui")
+    proc = openwebui.run_text("quadlet", "snippet", "openwebui")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "EnvironmentFile=%t/leger/openwebui.env" in out
@@ -221,7 +221,7 @@ def test_quadlet_snippet_orders_the_unit_after_legerd(openwebui):
     """A boot-time start must wait for legerd (Type=notify: started means listening), and
     fetch/clean must be the absolute path of this installation's leger: systemd's search path
     does not include a venv."""
-    out = openwebui.run("quadlet", "snippet", "openwebui").stdout
+    out = openwebui.run_text("quadlet", "snippet", "openwebui").stdout
     lines = out.splitlines()
     unit = lines[lines.index("[Unit]") + 1 : lines.index("[Container]")]
     assert "After=legerd.service" in unit and "Wants=legerd.service" in unit
@@ -251,7 +251,7 @@ class TestEnvFileInjectorConformance(InjectorConformance):
 def test_plan_cache_is_stamped_with_config_account_and_site_packages(openwebui):
     import sysconfig
 
-    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0
+    assert openwebui.run_text("secrets", "fetch", "openwebui").returncode == 0
     cache = json.loads((openwebui.root / "home/.cache/leger/service-plans.json").read_text())
     (entry,) = cache.values()
     assert set(entry["inputs"]) == {
@@ -270,7 +270,7 @@ def test_plan_cache_is_stamped_with_config_account_and_site_packages(openwebui):
 def test_a_provider_without_declared_inputs_disables_the_cache(openwebui):
     """deploy's provider (when it declares no inputs) sends every fetch through the full CLI."""
     plugins = openwebui.env["LEGER_LOAD_PLUGINS"] + ",deploy"
-    proc = openwebui.run("secrets", "fetch", "openwebui", env={"LEGER_LOAD_PLUGINS": plugins})
+    proc = openwebui.run_text("secrets", "fetch", "openwebui", env={"LEGER_LOAD_PLUGINS": plugins})
     assert proc.returncode == 0, proc.stderr
     import importlib
 
@@ -288,10 +288,10 @@ def test_fetch_asks_for_every_secret_at_once(openwebui, fast):
     answers only once both requests are in would make a one-at-a-time fetch time out."""
     from leger_testkit.setec_wire import AnswersWhenAllArrived
 
-    assert openwebui.run("secrets", "fetch", "openwebui").returncode == 0  # fills the caches
+    assert openwebui.run_text("secrets", "fetch", "openwebui").returncode == 0  # fills the caches
     with AnswersWhenAllArrived(2) as server:
         env = {"LEGERD_SOCKET": str(server.socket), **({} if fast else {"LEGER_NO_FAST": "1"})}
-        proc = openwebui.run("secrets", "fetch", "openwebui", env=env)
+        proc = openwebui.run_text("secrets", "fetch", "openwebui", env=env)
     assert proc.returncode == 0, proc.stderr
     assert sorted(server.names) == ["leger/u1/openai_api_key", "team/anthropic"]
     assert parse(openwebui.env_file("openwebui").read_bytes()) == {

@@ -17,11 +17,11 @@ def test_container_sees_the_exact_value_and_no_argv_holds_it(
     leger_home.write_config({"services": {"openwebui": {"env": {"OPENAI_API_KEY": "team/openai"}}}})
     secrets_in_legerd("team/openai", VALUE)
     with ArgvWatch([VALUE.encode(), b"sk-envfile"]) as watch:
-        fetch = leger_home.run("secrets", "fetch", "openwebui")
+        fetch = leger_home.run_text("secrets", "fetch", "openwebui")
         assert fetch.returncode == 0, fetch.stderr
         path = leger_home.env_file("openwebui")
         out = podman_env.run_container(["--env-file", str(path)], 'printf "[%s]" "$OPENAI_API_KEY"')
-        assert leger_home.run("secrets", "clean", "openwebui").returncode == 0
+        assert leger_home.run_text("secrets", "clean", "openwebui").returncode == 0
     assert out.stdout.decode() == f"[{VALUE}]"
     assert watch.hits == [] and watch.scans > 10
     assert any(b"podman" in c for c in watch.commands)
@@ -33,7 +33,7 @@ def test_what_podman_inspect_shows(leger_home, secrets_in_legerd, podman_env):
     is in Config.Env from the moment the container is created (to the user who owns it)."""
     leger_home.write_config({"services": {"openwebui": {"env": {"OPENAI_API_KEY": "team/openai"}}}})
     secrets_in_legerd("team/openai", "sk-inspect-envfile-42")
-    assert leger_home.run("secrets", "fetch", "openwebui").returncode == 0
+    assert leger_home.run_text("secrets", "fetch", "openwebui").returncode == 0
     name = "leger-envfile-inspect"
     path = leger_home.env_file("openwebui")
     podman_env.run(["create", "--name", name, "--env-file", str(path), podman_env.image, "true"])
