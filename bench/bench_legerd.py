@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from leger_core.unixhttp import accepts
+
 GOALS = {"rps": 3000.0, "ratio": 0.6, "rss_idle": 40.0, "rss_10k": 80.0}
 
 
@@ -115,14 +117,9 @@ def wait_socket(path: Path, proc: subprocess.Popen[bytes], timeout: float = 30) 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
+        if accepts(path):
             return
-        except OSError:
-            time.sleep(0.02)
-        finally:
-            probe.close()
+        time.sleep(0.02)
     raise RuntimeError(f"{path} never accepted")
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "__version__",
     "backends",
     "cli",
+    "closing",
     "config",
     "context",
     "errors",
@@ -43,6 +44,7 @@ __all__ = [
     "tailscale_whois",
     "targuard",
     "testing",
+    "unixhttp",
     "values",
 ]
 
