@@ -24,7 +24,6 @@ __all__ = [
     "__version__",
     "backends",
     "cli",
-    "closing",
     "config",
     "context",
     "errors",

@@ -6,6 +6,7 @@
 * :func:`parse_response`: one whole response read to the end of the stream (for callers that
   read it themselves, e.g. with asyncio);
 * :func:`accepts`: does something listen on this Unix socket yet?
+* :class:`Closing`: ``with client: ...`` for any client with a ``close()``.
 
 Answers are :class:`Response` (status, headers with lower-case names, body). Bodies come with
 ``Content-Length``, chunked (what Go's net/http sends for larger ones: a real setec server,
@@ -28,12 +29,10 @@ except ImportError:  # pragma: no cover - Pythons without CPython's _socket
     from socket import AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM
     from socket import socket as _Socket  # type: ignore[assignment]
 
-from leger_core.closing import Closing
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from typing import Any, TypeAlias
+    from typing import Any, Self, TypeAlias
 
     Address: TypeAlias = "str | os.PathLike[str] | tuple[str, int]"
 
@@ -41,6 +40,7 @@ __all__ = [
     "MAX_HEAD",
     "MAX_RESPONSE",
     "BadResponse",
+    "Closing",
     "Connection",
     "Response",
     "accepts",
@@ -51,6 +51,24 @@ MAX_RESPONSE = 8 << 20  # bytes of body; a secret store's answers are far smalle
 MAX_HEAD = 64 << 10  # bytes of status line and headers (Go's server default is 1 MiB; ours, less)
 _RECV = 65536
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
+
+
+class Closing:
+    """``with client: ...`` calls ``client.close()`` on the way out, error or not: the base of
+    every client that holds a connection open (this module's, the setec and cloud clients).
+    ``contextlib.closing`` would do, but ``contextlib`` costs an import on the container-start
+    path (it pulls in ``collections`` and ``functools``); a class here costs nothing more."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class BadResponse(ConnectionError):

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from leger_core.closing import Closing
 from leger_core.testing import slow_imports_probe
 from leger_core.unixhttp import (
     MAX_HEAD,
     BadResponse,
+    Closing,
     Connection,
     Response,
     accepts,
@@ -365,6 +365,6 @@ def test_closing_closes_on_the_way_out_even_on_error() -> None:
 
 
 def test_importing_it_stays_cheap() -> None:
-    code = slow_imports_probe("import leger_core.unixhttp, leger_core.closing")
+    code = slow_imports_probe("import leger_core.unixhttp")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert (out.returncode, out.stdout) == (0, "slow imports:\n"), out.stderr

@@ -18,7 +18,6 @@ from typing import Any, NoReturn
 
 import httpx
 
-from leger_core.closing import Closing
 from leger_core.errors import (
     ConflictError,
     DeniedError,
@@ -28,6 +27,7 @@ from leger_core.errors import (
     UnavailableError,
 )
 from leger_core.models import SecretValue
+from leger_core.unixhttp import Closing
 
 Progress = Callable[[int, int | None], None]
 CHUNK = 256 * 1024

@@ -14,7 +14,6 @@ import os
 
 from leger_core import lightjson
 from leger_core import setec_api as wire
-from leger_core.closing import Closing
 from leger_core.errors import (
     ConflictError,
     DeniedError,
@@ -23,7 +22,7 @@ from leger_core.errors import (
     NotFoundError,
     UnavailableError,
 )
-from leger_core.unixhttp import Connection, Response
+from leger_core.unixhttp import Closing, Connection, Response
 from leger_core.values import SecretInfo, SecretValue
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
