@@ -25,8 +25,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from leger_core.unixhttp import accepts
-
 GOALS = {"rps": 3000.0, "ratio": 0.6, "rss_idle": 40.0, "rss_10k": 80.0}
 
 
@@ -113,6 +111,8 @@ def rss_mb(pid: int) -> float:
 
 
 def wait_socket(path: Path, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    from leger_core.unixhttp import accepts
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import concurrent.futures
 import functools
+import http.client
 import importlib.metadata
 import os
 import re
@@ -34,8 +35,6 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
-
-from leger_core.unixhttp import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -479,9 +478,18 @@ def test_core_wheel_alone_lists_no_plugins(alone: dict[str, Path], tmp_path: Pat
 
 
 def _health_over_unix(path: Path) -> tuple[int, bytes]:
-    with Connection(path, timeout=10, host="legerd") as conn:
-        answer = conn.request("GET", "/health")
-    return answer.status, answer.body
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(str(path))
+
+    conn = UnixConnection("legerd", timeout=10)
+    try:
+        conn.request("GET", "/health")
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
 
 
 def _serve_until_healthy(

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from demo_kit import BIN, Demo
 
-from leger_core.unixhttp import accepts
-
 TITLE = "legerd: the local encrypted secrets daemon (setec's API)"
+
+
+def _accepts(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
 
 
 def run(demo: Demo) -> None:
@@ -20,7 +30,7 @@ def run(demo: Demo) -> None:
         [str(BIN / "legerd"), "serve", "--state-dir", str(state), "--socket", str(sock)],
         log="legerd.log",
     )
-    demo.wait_for(lambda: accepts(sock), "legerd's socket")
+    demo.wait_for(lambda: _accepts(sock), "legerd's socket")
     demo.state["legerd_socket"] = str(sock)
     demo.state["legerd_state_dir"] = str(state)
     demo.env["LEGERD_SOCKET"] = str(sock)

@@ -9,8 +9,6 @@ from pathlib import Path
 
 from demo_kit import BIN, Demo, DemoFailed
 
-from leger_core.unixhttp import accepts
-
 TITLE = "Secrets into containers: env file, podman secrets, shell driver, init script"
 
 SERVICE = "openwebui"
@@ -24,6 +22,17 @@ SHOW = (
     '"$(printf %s "$x" | sha256sum | cut -c1-8)"; '
     "done"
 )
+
+
+def _accepts(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
 
 
 def _free_port() -> int:
@@ -42,7 +51,7 @@ def _ensure_legerd(demo: Demo) -> None:
         [str(BIN / "legerd"), "serve", "--state-dir", str(state), "--socket", str(sock)],
         log="legerd.log",
     )
-    demo.wait_for(lambda: accepts(sock), "legerd's socket")
+    demo.wait_for(lambda: _accepts(sock), "legerd's socket")
     demo.env["LEGERD_SOCKET"] = str(sock)
 
 
@@ -220,7 +229,7 @@ def _initscript(demo: Demo, penv: dict[str, str], image: str, show: str) -> None
          "--listen", f"127.0.0.1:{port}"],
         log="legerd-tcp.log",
     )  # fmt: skip
-    demo.wait_for(lambda: accepts(sock), "the second legerd")
+    demo.wait_for(lambda: _accepts(sock), "the second legerd")
     tcp = {"LEGERD_SOCKET": str(sock)}
     demo.sh(["leger", "local", "put", "demo40/openai_api_key"], input=ROTATED, env=tcp)
     demo.sh(["leger", "local", "put", "team/anthropic"], input=ANTHROPIC, env=tcp)
