@@ -137,14 +137,15 @@ class _Input:
         return end
 
 
-def _read(inp: _Input, limit: int, no_body: bool) -> tuple[Response, bool]:
-    """One response from ``inp``, and whether the connection may carry another one."""
+def _head(inp: _Input, *, first: bool = True) -> tuple[int, dict[str, str], bool]:
+    """Status, headers and whether the server keeps the connection open (HTTP/1.1 and no
+    ``Connection: close``). ``first``: nothing of the answer came before (no interim one)."""
     data = inp.data
     while (end := data.find(b"\r\n\r\n")) < 0:
         if len(data) > MAX_HEAD:
             raise BadResponse("response headers too large")
         if not inp.more():
-            if not data:
+            if not data and first:
                 raise _NoAnswer("connection closed without an answer")
             raise BadResponse("connection closed in the middle of a response")
     if end > MAX_HEAD:
@@ -153,9 +154,13 @@ def _read(inp: _Input, limit: int, no_body: bool) -> tuple[Response, bool]:
     del data[: end + 4]
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
-    if not version.startswith("HTTP/1.") or len(code) != 3 or not _digits(code):
+    if (
+        version not in ("HTTP/1.0", "HTTP/1.1")
+        or not _digits(code)
+        or len(code) != 3
+        or rest[3:4] not in ("", " ")
+    ):
         raise BadResponse("the answer is not HTTP/1.x")
-    status = int(code)
     headers: dict[str, str] = {}
     for line in lines:
         name, colon, value = line.partition(":")
@@ -163,8 +168,17 @@ def _read(inp: _Input, limit: int, no_body: bool) -> tuple[Response, bool]:
             raise BadResponse("malformed header line in the answer")
         name, value = name.lower(), value.strip()
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    keep = "close" not in _tokens(headers.get("connection", ""))
-    if no_body or status in (204, 304) or 100 <= status < 200:
+    keep = version == "HTTP/1.1" and "close" not in _tokens(headers.get("connection", ""))
+    return int(code), headers, keep
+
+
+def _read(inp: _Input, limit: int, no_body: bool) -> tuple[Response, bool]:
+    """One response from ``inp``, and whether the connection may carry another one."""
+    data = inp.data
+    status, headers, keep = _head(inp)
+    while 100 <= status < 200 and status != 101:  # interim answers (100 Continue) come first
+        status, headers, keep = _head(inp, first=False)
+    if no_body or status in (101, 204, 304):
         return Response(status, headers, b""), keep
     coding = _tokens(headers.get("transfer-encoding", ""))
     if coding and coding[-1] == "chunked":

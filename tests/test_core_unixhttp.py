@@ -221,6 +221,21 @@ def test_answers_without_a_body(serve) -> None:
         assert conn.request("POST", "/api/get").body == b"after"
 
 
+def test_an_interim_answer_is_passed_over(serve) -> None:
+    server = serve([[b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"final")]])
+    with Connection(server.address) as conn:
+        answer = conn.request("POST", "/x")
+    assert (answer.status, answer.body) == (200, b"final")
+
+
+def test_an_http_1_0_answer_does_not_keep_the_connection(serve) -> None:
+    server = serve([[b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\none"], [ok(b"two")]])
+    with Connection(server.address) as conn:
+        assert conn.request("GET", "/").body == b"one"
+        assert conn.request("GET", "/").body == b"two"
+    assert [len(r) for r in server.requests] == [1, 1]
+
+
 def test_a_body_without_length_ends_with_the_stream(serve) -> None:
     server = serve([[b"HTTP/1.0 200 OK\r\n\r\nto the end"], [ok(b"new")]])
     with Connection(server.address) as conn:
@@ -320,6 +335,9 @@ def test_parse_response_reads_a_whole_answer() -> None:
         (b"", "without an answer"),
         (b"garbage without a status line\r\n\r\n", "not HTTP"),
         (b"HTTP/1.1 2x0 OK\r\n\r\n", "not HTTP"),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", "not HTTP"),
+        (b"HTTP/2 200\r\n\r\n", "not HTTP"),
+        (b"HTTP/1.1 100 Continue\r\n\r\n", "middle"),
         (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "malformed header"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "Content-Length"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunked"),
