@@ -113,18 +113,15 @@ def rss_mb(pid: int) -> float:
 
 
 def wait_socket(path: Path, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    from leger_core.unixhttp import accepts
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
+        if accepts(path):
             return
-        except OSError:
-            time.sleep(0.02)
-        finally:
-            probe.close()
+        time.sleep(0.02)
     raise RuntimeError(f"{path} never accepted")
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "tailscale_whois",
     "targuard",
     "testing",
+    "unixhttp",
     "values",
 ]
 

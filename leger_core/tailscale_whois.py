@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from leger_core.unixhttp import MAX_HEAD, MAX_RESPONSE, BadResponse, parse_response
+
 DEFAULT_SOCKET = "/var/run/tailscale/tailscaled.sock"
 
 __all__ = [
@@ -134,7 +136,7 @@ def _json(body: bytes) -> Any:
 
 
 async def _get(socket_path: str, target: str, timeout: float) -> tuple[int, bytes]:
-    """One HTTP/1.1 GET over the Unix socket (Connection: close, so the body ends at EOF)."""
+    """One HTTP/1.1 GET over the Unix socket (Connection: close, so the answer ends at EOF)."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(socket_path), timeout)
     except (OSError, TimeoutError) as exc:
@@ -145,30 +147,23 @@ async def _get(socket_path: str, target: str, timeout: float) -> tuple[int, byte
             "Sec-Tailscale: localapi\r\nConnection: close\r\n\r\n"
         )
         writer.write(request.encode())
-        raw = await asyncio.wait_for(reader.read(), timeout)
+        raw = await asyncio.wait_for(_read_all(reader), timeout)
     except (OSError, TimeoutError) as exc:
         raise WhoIsError(f"tailscaled LocalAPI request failed: {exc}") from None
     finally:
         writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    parts = head.split(b" ", 2)
-    if len(parts) < 2 or not parts[1].isdigit():
-        raise WhoIsError("tailscaled answered something that is not HTTP")
-    if b"transfer-encoding: chunked" in head.lower():
-        body = _unchunk(body)
-    return int(parts[1]), body
+    try:
+        answer = parse_response(raw)
+    except BadResponse as exc:
+        raise WhoIsError(f"tailscaled's answer is not readable HTTP: {exc}") from None
+    return answer.status, answer.body
 
 
-def _unchunk(body: bytes) -> bytes:
-    out = bytearray()
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        try:
-            size = int(size_line.split(b";")[0], 16)
-        except ValueError:
-            raise WhoIsError("bad chunked encoding from tailscaled") from None
-        if size == 0:
-            break
-        out += rest[:size]
-        body = rest[size + 2 :]
-    return bytes(out)
+async def _read_all(reader: asyncio.StreamReader) -> bytes:
+    """Up to the end of the stream, no more than an answer may hold (head and body)."""
+    raw = bytearray()
+    while chunk := await reader.read(65536):
+        raw += chunk
+        if len(raw) > MAX_RESPONSE + MAX_HEAD:
+            raise BadResponse("response too large")
+    return bytes(raw)

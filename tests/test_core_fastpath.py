@@ -81,7 +81,7 @@ def test_core_modules_on_the_container_start_path_import_nothing_heavy():
     code = slow_imports_probe(
         "import leger_core.entry, leger_core.fastpath, leger_core.errors, leger_core.values, "
         "leger_core.paths, leger_core.lightjson, leger_core.names, leger_core.stampcache, "
-        "leger_core.setec_api\n"
+        "leger_core.setec_api, leger_core.unixhttp\n"
         "leger_core.lightjson.loads(leger_core.lightjson.dumps({'a': [1]}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

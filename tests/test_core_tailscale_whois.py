@@ -84,6 +84,17 @@ def test_a_member_is_parsed_from_the_documented_json(socket_path: str, chunked: 
     assert requests[0].startswith(b"GET /localapi/v0/whois?addr=100.64.0.2%3A41641 HTTP/1.1")
 
 
+def test_framing_is_read_as_http_defines_it_not_as_one_spelling(socket_path: str) -> None:
+    body = json.dumps(ALICE).encode()
+    # Header names are case-insensitive and the space after the colon is optional.
+    upper = b"HTTP/1.1 200 OK\r\nTRANSFER-ENCODING:chunked\r\n\r\n"
+    upper += f"{len(body):X}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    assert ask(socket_path, upper)[0].login_name == "alice@github"
+    # The body is Content-Length bytes, whatever comes after them.
+    longer = http("200 OK", body) + b"junk"
+    assert ask(socket_path, longer)[0].login_name == "alice@github"
+
+
 def test_a_tagged_node_is_its_tags(socket_path: str) -> None:
     tagged = {**ALICE, "Node": {**ALICE["Node"], "Tags": ["tag:ci", 7]}}
     who, _ = ask(socket_path, http("200 OK", json.dumps(tagged).encode()))

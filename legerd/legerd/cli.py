@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -174,24 +173,14 @@ def rotate_key(state_dir: Path | None) -> None:
 
 
 def _health(path: Path) -> dict[str, Any] | None:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(2)
+    """legerd's ``GET /health`` answer on ``path``; None when nothing healthy answers there."""
+    from leger_core.unixhttp import Connection
+
     try:
-        sock.connect(str(path))
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: legerd\r\nConnection: close\r\n\r\n")
-        raw = b""
-        while chunk := sock.recv(65536):
-            raw += chunk
-    except OSError:
-        return None
-    finally:
-        sock.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        return None
-    try:
-        doc = json.loads(body)
-    except ValueError:
+        with Connection(path, timeout=2, host="legerd") as conn:
+            answer = conn.request("GET", "/health", {"Connection": "close"})
+        doc = answer.json() if answer.status == 200 else None
+    except (OSError, ValueError):  # nothing there, not HTTP, not JSON
         return None
     return doc if isinstance(doc, dict) else None
 

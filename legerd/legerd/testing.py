@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from leger_core.unixhttp import accepts
 
 
 class LegerdDaemon:
@@ -75,14 +76,9 @@ class LegerdDaemon:
                 raise RuntimeError(
                     f"legerd exited with {self.proc.returncode} before serving:\n{self.output()}"
                 )
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(str(self.socket))
+            if accepts(self.socket):
                 return
-            except OSError:
-                time.sleep(0.01)
-            finally:
-                probe.close()
+            time.sleep(0.01)
         raise RuntimeError(f"legerd did not start within {timeout}s:\n{self.output()}")
 
     def stop(self, timeout: float = 10.0) -> int | None:

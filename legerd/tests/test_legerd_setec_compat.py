@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from leger_core.unixhttp import Response as Answer
+from leger_core.unixhttp import parse_response
 from legerd.testing import LegerdDaemon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,14 +45,8 @@ def request(path: str, body: bytes, *, method: str = "POST", headers: bytes = SE
     )
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
 def exchange(address: Path | tuple[str, int], data: bytes) -> Answer:
+    """Send ``data`` as it is (any bytes, even a broken request) and read the answer to EOF."""
     family = socket.AF_UNIX if isinstance(address, Path) else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.settimeout(10)
@@ -61,13 +57,7 @@ def exchange(address: Path | tuple[str, int], data: bytes) -> Answer:
         with contextlib.suppress(ConnectionResetError):
             while chunk := sock.recv(65536):
                 raw += chunk
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        key, _, value = line.partition(":")
-        headers[key.strip().lower()] = value.strip()
-    return Answer(int(status_line.split()[1]), headers, body)
+    return parse_response(raw)
 
 
 def b64(value: bytes) -> str:

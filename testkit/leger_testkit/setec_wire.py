@@ -1,7 +1,8 @@
 """Raw HTTP to legerd (or any setec server): exactly what a setec client sends and sees, for
 tests that pin the wire protocol byte by byte (a real client would hide what they check).
 
-* :func:`http` – one request over a Unix socket or TCP → :class:`Answer` (status, headers, body);
+* :func:`http` – one request over a Unix socket or TCP → a
+  :class:`~leger_core.unixhttp.Response` (status, headers, body);
 * :class:`Api` – ``api.put(name, value)``, ``api.get(name, version, UpdateIfChanged=True)``,
   ``api.call("list", {})``;
 * :class:`AnswersWhenAllArrived` – a setec ``/api/get`` stand-in that proves N secrets cost one
@@ -14,23 +15,13 @@ import base64
 import json
 import shutil
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from leger_core.unixhttp import Connection, Response
 from legerd.testing import short_tmpdir
 
 SETEC_HEADERS = {"Content-Type": "application/json", "Sec-X-Tailscale-No-Browsers": "setec"}
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 def http(
@@ -40,28 +31,12 @@ def http(
     *,
     method: str = "POST",
     headers: dict[str, str] | None = None,
-) -> Answer:
+) -> Response:
+    """One request on a connection of its own (``Connection: close``)."""
     data = json.dumps(body).encode() if isinstance(body, dict) else (body or b"")
     hdrs = SETEC_HEADERS if headers is None else headers
-    family = socket.AF_UNIX if isinstance(address, Path) else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.settimeout(10)
-    sock.connect(str(address) if isinstance(address, Path) else address)
-    lines = [f"{method} {path} HTTP/1.1", "Host: legerd", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in hdrs.items()]
-    lines.append(f"Content-Length: {len(data)}")
-    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
-    raw = b""
-    while chunk := sock.recv(65536):
-        raw += chunk
-    sock.close()
-    head, _, rest = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    parsed = {}
-    for line in header_lines:
-        k, _, v = line.partition(":")
-        parsed[k.strip().lower()] = v.strip()
-    return Answer(int(status_line.split()[1]), parsed, rest)
+    with Connection(address, timeout=10, host="legerd") as conn:
+        return conn.request(method, path, {"Connection": "close", **hdrs}, data)
 
 
 def b64(value: bytes | str) -> str:
@@ -69,19 +44,19 @@ def b64(value: bytes | str) -> str:
 
 
 class Api:
-    """``api.put("name", "value")`` etc. over the raw socket; returns :class:`Answer`."""
+    """``api.put("name", "value")`` etc. over the raw socket; returns a ``Response``."""
 
     def __init__(self, address: Path | tuple[str, int], headers: dict[str, str] | None = None):
         self.address = address
         self.headers = headers
 
-    def call(self, method: str, body: dict[str, Any]) -> Answer:
+    def call(self, method: str, body: dict[str, Any]) -> Response:
         return http(self.address, f"/api/{method}", body, headers=self.headers)
 
-    def put(self, name: str, value: bytes | str) -> Answer:
+    def put(self, name: str, value: bytes | str) -> Response:
         return self.call("put", {"Name": name, "Value": b64(value)})
 
-    def get(self, name: str, version: int = 0, **extra: Any) -> Answer:
+    def get(self, name: str, version: int = 0, **extra: Any) -> Response:
         return self.call("get", {"Name": name, "Version": version, **extra})
 
 

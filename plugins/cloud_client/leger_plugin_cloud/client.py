@@ -27,6 +27,7 @@ from leger_core.errors import (
     UnavailableError,
 )
 from leger_core.models import SecretValue
+from leger_core.unixhttp import Closing
 
 Progress = Callable[[int, int | None], None]
 CHUNK = 256 * 1024
@@ -39,7 +40,7 @@ def _user_agent() -> str:
     return f"leger/{__version__}"
 
 
-class CloudClient:
+class CloudClient(Closing):
     """``CloudClient(server_url, token)``; use as a context manager or call :meth:`close`."""
 
     def __init__(self, server_url: str, token: str | None = None, *, timeout: float = 30.0):
@@ -55,12 +56,6 @@ class CloudClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> CloudClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- account ------------------------------------------------------------------------
 

@@ -1,24 +1,16 @@
 """A client for legerd or any tailscale/setec server, on a Unix socket or an http(s) URL.
 
 This module runs on every container start (``leger secrets fetch``, ``leger driver lookup``),
-so it imports only the standard library's C modules plus leger_core's errors and values
-(themselves cheap): ``_socket`` rather than ``socket`` (whose enums cost ~8 ms a start),
-``binascii`` rather than ``base64`` (which imports ``re``) and :mod:`leger_core.lightjson`
-rather than ``json``. HTTP over the Unix socket is a few lines on a raw socket; http.client and
-ssl are imported only for URLs.
+so it imports only the standard library's C modules plus leger_core's cheap modules:
+``binascii`` rather than ``base64`` (which imports ``re``), :mod:`leger_core.lightjson` rather
+than ``json``, and :mod:`leger_core.unixhttp` (on ``_socket``) for HTTP over the Unix socket;
+http.client and ssl are imported only for URLs.
 """
 
 from __future__ import annotations
 
 import binascii
 import os
-
-try:  # the C type that socket.socket subclasses: everything a Unix-socket client needs
-    from _socket import AF_UNIX, SOCK_STREAM
-    from _socket import socket as _Socket
-except ImportError:  # pragma: no cover - Pythons without CPython's _socket
-    from socket import AF_UNIX, SOCK_STREAM
-    from socket import socket as _Socket  # type: ignore[assignment]
 
 from leger_core import lightjson
 from leger_core import setec_api as wire
@@ -30,6 +22,7 @@ from leger_core.errors import (
     NotFoundError,
     UnavailableError,
 )
+from leger_core.unixhttp import Closing, Connection, Response
 from leger_core.values import SecretInfo, SecretValue
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
@@ -38,8 +31,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from leger_core.config import Config
-
-_MAX_RESPONSE = 8 << 20
 
 
 def default_socket() -> str:
@@ -89,136 +80,9 @@ def client_from_config(config: Any, *, timeout: float = 5.0) -> SetecClient:
     return SetecClient(legerd_address(config), token=token or None, timeout=timeout)
 
 
-class _UnixHTTP:
-    """HTTP/1.1 with keep-alive on a Unix socket: one request at a time per connection."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        self.path = path
-        self.timeout = timeout
-        self.sock: _Socket | None = None
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
-    def request(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
-        reused = self.sock is not None
-        try:
-            return self._request(path, headers, body)
-        except ConnectionError:
-            self.close()
-            if not reused:
-                raise
-        # The server closed an idle keep-alive connection before reading our request: it did
-        # nothing with it, so sending it again on a new connection is safe.
-        return self._request(path, headers, body)
-
-    def request_many(
-        self, path: str, headers: dict[str, str], bodies: list[bytes]
-    ) -> list[tuple[int, bytes]]:
-        """Each body on a connection of its own, every one sent before any answer is read:
-        legerd works on them at the same time (and syncs their audit lines together), so N
-        requests cost about one round trip instead of N."""
-        others = [_UnixHTTP(self.path, self.timeout) for _ in bodies[1:]]
-        try:
-            for conn, body in zip(others, bodies[1:], strict=True):
-                conn._send(path, headers, body)
-            answers = [self.request(path, headers, bodies[0])] if bodies else []
-            return answers + [conn._read_response() for conn in others]
-        finally:
-            for conn in others:
-                conn.close()
-
-    def _request(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
-        self._send(path, headers, body)
-        return self._read_response()
-
-    def _send(self, path: str, headers: dict[str, str], body: bytes) -> None:
-        if self.sock is None:
-            sock = _Socket(AF_UNIX, SOCK_STREAM)
-            sock.settimeout(self.timeout)
-            try:
-                sock.connect(self.path)
-            except BaseException:
-                sock.close()
-                raise
-            self.sock = sock
-        lines = [f"POST {path} HTTP/1.1", "Host: legerd"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        lines.append(f"Content-Length: {len(body)}")
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-
-    def _read_response(self) -> tuple[int, bytes]:
-        assert self.sock is not None
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                if not buf:
-                    raise _EmptyResponse("connection closed without an answer")
-                raise ConnectionError("connection closed in the middle of a response")
-            buf += chunk
-            if len(buf) > 65536 and b"\r\n\r\n" not in buf:
-                raise ConnectionError("response headers too large")
-        head, _, rest = buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        length = 0
-        close = chunked = False
-        for line in lines[1:]:
-            key, _, value = line.partition(":")
-            key, value = key.strip().lower(), value.strip().lower()
-            if key == "content-length":
-                length = int(value)
-            elif key == "connection" and value == "close":
-                close = True
-            elif key == "transfer-encoding" and value == "chunked":
-                chunked = True  # what Go's net/http sends for larger bodies (setec's server)
-        if chunked:
-            body = self._read_chunked(rest)
-        else:
-            if length > _MAX_RESPONSE:
-                raise ConnectionError("response too large")
-            while len(rest) < length:
-                rest += self._recv()
-            body = rest[:length]
-        if close:
-            self.close()
-        return status, body
-
-    def _recv(self) -> bytes:
-        assert self.sock is not None
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("connection closed in the middle of a response")
-        return chunk
-
-    def _read_chunked(self, buf: bytes) -> bytes:
-        body = bytearray()
-        while True:
-            while b"\r\n" not in buf:
-                buf += self._recv()
-            size_line, _, buf = buf.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            if size == 0:
-                while b"\r\n" not in buf:  # (no trailers expected) the final CRLF
-                    buf += self._recv()
-                return bytes(body)
-            while len(buf) < size + 2:
-                buf += self._recv()
-            body += buf[:size]
-            buf = buf[size + 2 :]
-            if len(body) > _MAX_RESPONSE:
-                raise ConnectionError("response too large")
-
-
-class _EmptyResponse(ConnectionError):
-    """The server closed the connection without a byte of answer."""
-
-
-class _URLHTTP:
-    """http(s):// through http.client (imported only here: URLs are not the fast path)."""
+class _URLHTTP(Closing):
+    """http(s):// through http.client (imported only here: URLs are not the fast path), with
+    :class:`~leger_core.unixhttp.Connection`'s methods."""
 
     def __init__(self, url: str, timeout: float) -> None:
         from urllib.parse import urlsplit
@@ -238,7 +102,7 @@ class _URLHTTP:
             self.conn.close()
             self.conn = None
 
-    def request(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    def request(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
         import http.client
 
         if self.conn is None:
@@ -249,21 +113,21 @@ class _URLHTTP:
             )
             self.conn = cls(self.host, self.port, timeout=self.timeout)
         try:
-            self.conn.request("POST", self.prefix + path, body=body, headers=headers)
+            self.conn.request(method, self.prefix + target, body=body, headers=headers)
             resp = self.conn.getresponse()
             data: bytes = resp.read()
         except (http.client.HTTPException, OSError):
             self.close()
             raise ConnectionError("request failed") from None
-        return resp.status, data
+        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
 
     def request_many(
-        self, path: str, headers: dict[str, str], bodies: list[bytes]
-    ) -> list[tuple[int, bytes]]:
-        return [self.request(path, headers, body) for body in bodies]
+        self, method: str, target: str, headers: dict[str, str], bodies: list[bytes]
+    ) -> list[Response]:
+        return [self.request(method, target, headers, body) for body in bodies]
 
 
-class SetecClient:
+class SetecClient(Closing):
     """setec's API: ``get``, ``get_if_changed``, ``info``, ``list``, ``put``, ``create_version``,
     ``activate``, ``delete``, ``delete_version``. Errors are leger_core's typed errors; no
     message ever holds a value."""
@@ -272,8 +136,10 @@ class SetecClient:
         self.address = address
         self._token = token
         self._is_url = address.startswith(("http://", "https://"))
-        self._http: _UnixHTTP | _URLHTTP = (
-            _URLHTTP(address, timeout) if self._is_url else _UnixHTTP(address, timeout)
+        self._http: Connection | _URLHTTP = (
+            _URLHTTP(address, timeout)
+            if self._is_url
+            else Connection(address, timeout=timeout, host="legerd")
         )
 
     def __repr__(self) -> str:
@@ -281,12 +147,6 @@ class SetecClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> SetecClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- the API ---------------------------------------------------------------------------
 
@@ -319,11 +179,11 @@ class SetecClient:
         payloads = [lightjson.dumps({wire.NAME: n, wire.VERSION: 0}).encode() for n in names]
         answers = self._exchange(wire.GET, payloads)
         values: dict[str, SecretValue] = {}
-        for name, (status, data) in zip(names, answers, strict=True):
-            if status == 404:
+        for name, answer in zip(names, answers, strict=True):
+            if answer.status == 404:
                 continue
-            self._check(status, data, wire.GET, name, 0)
-            values[name] = self._decode_get(data)[0]
+            self._check(answer.status, answer.body, wire.GET, name, 0)
+            values[name] = self._decode_get(answer.body)[0]
         return values
 
     def info(self, name: str) -> SecretInfo:
@@ -387,11 +247,11 @@ class SetecClient:
     def _call(
         self, method: str, body: dict[str, Any], name: str | None, version: int = 0
     ) -> tuple[int, bytes]:
-        [(status, data)] = self._exchange(method, [lightjson.dumps(body).encode()])
-        self._check(status, data, method, name, version)
-        return status, data
+        [answer] = self._exchange(method, [lightjson.dumps(body).encode()])
+        self._check(answer.status, answer.body, method, name, version)
+        return answer.status, answer.body
 
-    def _exchange(self, method: str, payloads: Sequence[bytes]) -> Sequence[tuple[int, bytes]]:
+    def _exchange(self, method: str, payloads: Sequence[bytes]) -> Sequence[Response]:
         """POST each payload to ``/api/METHOD``; transport failures become typed errors."""
         headers = {
             "Content-Type": wire.CONTENT_TYPE,
@@ -399,10 +259,16 @@ class SetecClient:
         }
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        target = wire.path(method)
         try:
             if len(payloads) == 1:
-                return [self._http.request(wire.path(method), headers, payloads[0])]
-            return self._http.request_many(wire.path(method), headers, list(payloads))
+                return [self._http.request("POST", target, headers, payloads[0])]
+            return self._http.request_many("POST", target, headers, list(payloads))
+        except ValueError:  # only the token comes from outside: a line break, or not Latin-1
+            raise InvalidInputError(
+                "the legerd token cannot be sent in an HTTP header (check LEGERD_TOKEN or "
+                "legerd.token_file)"
+            ) from None
         except (FileNotFoundError, ConnectionRefusedError):
             raise self._not_running() from None
         except TimeoutError:

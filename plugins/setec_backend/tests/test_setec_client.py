@@ -243,3 +243,11 @@ def test_get_many_has_every_request_in_flight_before_reading_an_answer() -> None
         got = c.get_many(["x/1", "x/2", "x/3"])
     assert sorted(server.names) == ["x/1", "x/2", "x/3"]
     assert {k: v.reveal() for k, v in got.items()} == {n: n.encode() for n in ["x/1", "x/2", "x/3"]}
+
+
+def test_a_token_with_a_line_break_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    """A token read from a file or LEGERD_TOKEN must not smuggle headers into the request."""
+    token = "tok-secret-77\r\nX-Smuggled: yes"
+    with pytest.raises(InvalidInputError) as err:
+        SetecClient(str(tmp_path / "nothing-here.sock"), token=token).list()
+    assert "tok-secret-77" not in str(err.value) and "LEGERD_TOKEN" in str(err.value)
