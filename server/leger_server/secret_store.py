@@ -61,11 +61,21 @@ class SecretStore:
             ) from None
         return plain.decode("utf-8")
 
-    def list(self, user_uuid: str, *, include_values: bool = False) -> list[dict[str, Any]]:
+    def list(
+        self,
+        user_uuid: str,
+        *,
+        include_values: bool = False,
+        conn: sa.Connection | None = None,
+    ) -> list[dict[str, Any]]:
+        """The user's secrets, with their values when asked (which records last_accessed, in
+        a transaction of its own); names and dates are read on ``conn`` when given."""
         query = sa.select(secrets).where(secrets.c.user_uuid == user_uuid).order_by(secrets.c.name)
         if not include_values:  # names and dates only: a read, no last_accessed to record
-            with read_connection(self.engine) as conn:
+            if conn is not None:
                 return [_meta(row) for row in conn.execute(query).mappings()]
+            with read_connection(self.engine) as own:
+                return [_meta(row) for row in own.execute(query).mappings()]
         with self.engine.begin() as conn:
             rows = conn.execute(query).mappings().all()
             out = [{**_meta(row), "value": self._open(row)} for row in rows]
