@@ -7,11 +7,15 @@ the database; these Table objects must match them (tests/test_server_migrations.
 
 from __future__ import annotations
 
+import select
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+T = TypeVar("T")
 
 metadata = sa.MetaData()
 
@@ -199,7 +203,58 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     # hide_parameters: a database error must never quote a statement's values in a log.
-    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
+    # No pool_pre_ping: it cost a round trip (SELECT 1) per checkout, about a third of a
+    # request's database time. _drop_closed_connections finds what it found (connections
+    # PostgreSQL closed: a restart, a terminated backend) without one; a connection that dies
+    # after that check fails its statement, and a read is then retried once (retry_read).
+    # pool_recycle replaces connections before a firewall or proxy forgets them while idle.
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
+    engine = sa.create_engine(url, hide_parameters=True, **kwargs)
+    sa.event.listen(engine, "checkout", _drop_closed_connections)
+    return engine
+
+
+# Connections older than this are replaced at their next checkout.
+POOL_RECYCLE_SECONDS = 1800
+
+
+def _drop_closed_connections(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled PostgreSQL connection whose server side is gone, without a round trip.
+
+    An idle connection has nothing to read: no request of ours is in flight, and the server
+    sends nothing unasked (no LISTEN here). When PostgreSQL restarts or ends the backend it
+    sends a FATAL notice and closes the socket, so the socket is readable (or hung up) from
+    then on. Raising DisconnectionError makes the pool discard it and open another."""
+    if dbapi_conn.closed:
+        raise sa.exc.DisconnectionError("connection closed")
+    poller = select.poll()
+    poller.register(dbapi_conn.fileno(), _READABLE_OR_GONE)
+    if poller.poll(0):
+        raise sa.exc.DisconnectionError("the server closed the connection while it was idle")
+
+
+_READABLE_OR_GONE = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
+
+
+def is_lost_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` is a database error that lost the connection (SQLAlchemy has then
+    invalidated it, and the pool replaces it): a read may simply be tried again."""
+    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
+
+
+def retry_read(engine: Engine, work: Callable[[sa.Connection], T]) -> T:
+    """``work(conn)`` on a :func:`read_connection`, tried once more on a fresh connection
+    when the first one turns out to be lost (PostgreSQL restarted since it was pooled).
+
+    Only for reads: a read done twice does no harm. ``work`` must not write."""
+    try:
+        with read_connection(engine) as conn:
+            return work(conn)
+    except sa.exc.DBAPIError as exc:
+        if not is_lost_connection(exc):
+            raise
+    with read_connection(engine) as conn:
+        return work(conn)
 
 
 def read_connection(engine: Engine) -> sa.Connection:

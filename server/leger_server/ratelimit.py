@@ -22,6 +22,21 @@ from starlette.concurrency import run_in_threadpool
 from leger_server.db import auth_rate_limits as table
 from leger_server.errors import RateLimited
 
+# One more attempt of a client: a new window if its last one has closed. Built once; only
+# the parameters change per call.
+_EXPIRED = table.c.window_start <= sa.bindparam("opened", type_=sa.Float)
+_COUNT = (
+    sa.update(table)
+    .where(table.c.client_key == sa.bindparam("client"))
+    .values(
+        hits=sa.case((_EXPIRED, 1), else_=table.c.hits + 1),
+        window_start=sa.case(
+            (_EXPIRED, sa.bindparam("now", type_=sa.Float)), else_=table.c.window_start
+        ),
+    )
+    .returning(table.c.hits, table.c.window_start)
+)
+
 
 class RateLimiter:
     def __init__(
@@ -52,16 +67,7 @@ class RateLimiter:
             now = self.clock()
             opened = now - self.window
             with self.engine.begin() as conn:
-                expired = table.c.window_start <= opened
-                row = conn.execute(
-                    sa.update(table)
-                    .where(table.c.client_key == client)
-                    .values(
-                        hits=sa.case((expired, 1), else_=table.c.hits + 1),
-                        window_start=sa.case((expired, now), else_=table.c.window_start),
-                    )
-                    .returning(table.c.hits, table.c.window_start)
-                ).first()
+                row = conn.execute(_COUNT, {"client": client, "opened": opened, "now": now}).first()
             if row is not None:
                 hits, start = row
                 break

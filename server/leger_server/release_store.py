@@ -80,46 +80,60 @@ def _text(body: dict[str, Any], key: str, limit: int, default: str | None = None
     return value
 
 
+# The lookups of one release, built once (building a statement costs more CPU than running
+# it); only the parameters change per call.
+_OF_USER = sa.select(releases).where(releases.c.user_uuid == sa.bindparam("user_uuid"))
+_LATEST = (
+    _OF_USER.where(releases.c.kind == "bundle").order_by(releases.c.bundle_version.desc()).limit(1)
+)
+_BY_VERSION = _OF_USER.where(releases.c.bundle_version == sa.bindparam("version"))
+_BY_ID = _OF_USER.where(releases.c.id == sa.bindparam("id"))
+
+
 class ReleaseStore:
     def __init__(self, engine: Engine, blobs: BlobStore, settings: Settings) -> None:
         self.engine = engine
         self.blobs = blobs
         self.settings = settings
 
-    def list(self, user_uuid: str, *, name: str | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, user_uuid: str, *, name: str | None = None, conn: sa.Connection | None = None
+    ) -> list[dict[str, Any]]:
+        """The user's releases; on ``conn`` when given (a request's read connection)."""
         query = sa.select(releases).where(releases.c.user_uuid == user_uuid)
         if name is not None:
             query = query.where(releases.c.name == name)
         query = query.order_by(releases.c.created_at, releases.c.version)
-        with read_connection(self.engine) as conn:
-            return [public_release(r) for r in conn.execute(query).mappings()]
+        if conn is None:
+            with read_connection(self.engine) as own:
+                return [public_release(r) for r in own.execute(query).mappings()]
+        return [public_release(r) for r in conn.execute(query).mappings()]
 
     def _find(self, conn: sa.Connection, user_uuid: str, ref: str) -> RowMapping:
-        query = sa.select(releases).where(releases.c.user_uuid == user_uuid)
+        params: dict[str, Any] = {"user_uuid": user_uuid}
         if ref == "latest":
-            query = (
-                query.where(releases.c.kind == "bundle")
-                .order_by(releases.c.bundle_version.desc())
-                .limit(1)
-            )
+            query = _LATEST
         elif ref.isdigit() and len(ref) < 10:
-            query = query.where(releases.c.bundle_version == int(ref))
+            query, params["version"] = _BY_VERSION, int(ref)
         else:
             try:
                 uuid.UUID(ref)
             except ValueError:
                 raise NotFound(f"release {ref!r} not found") from None
-            query = query.where(releases.c.id == ref)
-        row = conn.execute(query).mappings().first()
+            query, params["id"] = _BY_ID, ref
+        row = conn.execute(query, params).mappings().first()
         if row is None:
             what = "no bundle release yet" if ref == "latest" else f"release {ref!r} not found"
             raise NotFound(what)
         return row
 
-    def get(self, user_uuid: str, ref: str) -> dict[str, Any]:
-        """``ref`` is a release id, a bundle version number, or ``latest``."""
-        with read_connection(self.engine) as conn:
-            return public_release(self._find(conn, user_uuid, ref))
+    def get(self, user_uuid: str, ref: str, *, conn: sa.Connection | None = None) -> dict[str, Any]:
+        """``ref`` is a release id, a bundle version number, or ``latest``; read on ``conn``
+        when given (a request's read connection)."""
+        if conn is None:
+            with read_connection(self.engine) as own:
+                return public_release(self._find(own, user_uuid, ref))
+        return public_release(self._find(conn, user_uuid, ref))
 
     def blob_of(self, user_uuid: str, ref: str) -> dict[str, Any]:
         release = self.get(user_uuid, ref)

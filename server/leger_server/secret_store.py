@@ -37,6 +37,26 @@ def _meta(row: RowMapping) -> dict[str, Any]:
     }
 
 
+# A user's secrets by name, built once (only the parameters change per call): every column
+# when the values are wanted, else only what _meta shows (no ciphertext read for nothing).
+_ALL = (
+    sa.select(secrets)
+    .where(secrets.c.user_uuid == sa.bindparam("user_uuid"))
+    .order_by(secrets.c.name)
+)
+_NAMES = (
+    sa.select(
+        secrets.c.name,
+        secrets.c.version,
+        secrets.c.created_at,
+        secrets.c.updated_at,
+        secrets.c.last_accessed,
+    )
+    .where(secrets.c.user_uuid == sa.bindparam("user_uuid"))
+    .order_by(secrets.c.name)
+)
+
+
 class SecretStore:
     def __init__(self, engine: Engine, cipher: SecretCipher, *, max_value: int = 64 * 1024):
         self.engine = engine
@@ -61,13 +81,23 @@ class SecretStore:
             ) from None
         return plain.decode("utf-8")
 
-    def list(self, user_uuid: str, *, include_values: bool = False) -> list[dict[str, Any]]:
-        query = sa.select(secrets).where(secrets.c.user_uuid == user_uuid).order_by(secrets.c.name)
+    def list(
+        self,
+        user_uuid: str,
+        *,
+        include_values: bool = False,
+        conn: sa.Connection | None = None,
+    ) -> list[dict[str, Any]]:
+        """The user's secrets, with their values when asked (which records last_accessed, in
+        a transaction of its own); names and dates are read on ``conn`` when given."""
+        params = {"user_uuid": user_uuid}
         if not include_values:  # names and dates only: a read, no last_accessed to record
-            with read_connection(self.engine) as conn:
-                return [_meta(row) for row in conn.execute(query).mappings()]
+            if conn is not None:
+                return [_meta(row) for row in conn.execute(_NAMES, params).mappings()]
+            with read_connection(self.engine) as own:
+                return [_meta(row) for row in own.execute(_NAMES, params).mappings()]
         with self.engine.begin() as conn:
-            rows = conn.execute(query).mappings().all()
+            rows = conn.execute(_ALL, params).mappings().all()
             out = [{**_meta(row), "value": self._open(row)} for row in rows]
             if rows:
                 # Stamp the rows in one order, skipping any another request holds (a sync of

@@ -12,15 +12,21 @@ writes need the bearer header, which no other site can make a browser send.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from leger_server.db import retry_read, revoked_tokens, users
 from leger_server.errors import Forbidden, Unauthorized
 from leger_server.identity import IdentityClaim
 from leger_server.services import Services, services
 from leger_server.tokens import TokenClaims
+from leger_server.users import public_user
+
+T = TypeVar("T")
 
 SESSION_COOKIE = "leger_session"
 API_PREFIX = "/api/"
@@ -53,29 +59,51 @@ def _refuse_cookie_write(request: Request) -> None:
 async def current_user(request: Request) -> dict[str, Any]:
     """The logged-in user of this request (the API's ``user`` object), 401 without one, 403
     for a cookie-only write to the JSON API."""
-    _refuse_cookie_write(request)
     cached = request.scope.get("leger.user")
     if cached is not None:
+        _refuse_cookie_write(request)
         return dict(cached)
-    token = request_token(request)
-    if not token:
-        raise Unauthorized(
-            "missing bearer token", code="missing_token", action="run: leger auth login"
-        )
+    return await authorized(request, lambda conn, user: user)
+
+
+async def authorized(
+    request: Request,
+    work: Callable[[sa.Connection, dict[str, Any]], T],
+    *,
+    first: Callable[[], None] | None = None,
+) -> T:
+    """Authenticate this request and run ``work(conn, user)`` for it: the session check and
+    the route's reads in one thread hand-off, on one pooled read connection (a route's whole
+    database part, instead of one hand-off and one checkout for each step). ``first`` runs
+    before anything else, in the same hand-off (a rate limit that counts every attempt).
+
+    ``work`` runs in a worker thread and reads through ``conn`` (autocommit); a write must
+    open its own transaction and be harmless to repeat: when the connection turns out to be
+    lost (PostgreSQL restarted), the session check and ``work`` are tried once more on a
+    fresh one. Raises what :func:`current_user` does and whatever ``work`` raises."""
     svc = services(request)
-    claims = svc.tokens.verify(token)
-    revoked, user = await run_in_threadpool(token_state, svc, claims)
-    if revoked:
-        raise Unauthorized(
-            "this token was logged out", code="token_revoked", action="run: leger auth login"
-        )
-    if user is None:
-        raise Unauthorized(
-            "the account of this token no longer exists", action="run: leger auth login"
-        )
+
+    def run() -> tuple[dict[str, Any], TokenClaims, T]:
+        if first is not None:
+            first()
+        _refuse_cookie_write(request)
+        token = request_token(request)
+        if not token:
+            raise Unauthorized(
+                "missing bearer token", code="missing_token", action="run: leger auth login"
+            )
+        claims = svc.tokens.verify(token)
+
+        def read(conn: sa.Connection) -> tuple[dict[str, Any], TokenClaims, T]:
+            user = session_user(conn, claims)
+            return user, claims, work(conn, dict(user))
+
+        return retry_read(svc.engine, read)
+
+    user, claims, result = await run_in_threadpool(run)
     request.scope["leger.user"] = user
     request.scope["leger.claims"] = claims
-    return dict(user)
+    return result
 
 
 def current_claims(request: Request) -> TokenClaims:
@@ -84,14 +112,33 @@ def current_claims(request: Request) -> TokenClaims:
     return claims
 
 
-def token_state(svc: Services, claims: TokenClaims) -> tuple[bool, dict[str, Any] | None]:
-    """Whether a verified token was logged out (by itself, or by "log out everywhere", which
-    moved the account's token generation past the token's), and its user (None if the account
-    is gone). Blocking (database)."""
-    user, generation = svc.users.get_with_generation(claims.user_uuid)
-    if user is not None and claims.generation != generation:
-        return True, user
-    return svc.revocations.is_revoked(claims.token_id), user
+# The session check, one statement: the token's account with its token generation, and
+# whether the token itself was logged out. Built once; only the parameters change.
+_SESSION_QUERY = sa.select(
+    users,
+    sa.exists().where(revoked_tokens.c.jti == sa.bindparam("jti")).label("token_revoked"),
+).where(users.c.user_uuid == sa.bindparam("user_uuid"))
+
+
+def session_user(conn: sa.Connection, claims: TokenClaims) -> dict[str, Any]:
+    """The user of a verified token, read now (never cached: a logout, or "log out
+    everywhere", which moves the account's token generation past the token's, ends the
+    session at the very next request). Raises 401 for a logged-out token or a deleted
+    account. Blocking (database)."""
+    row = (
+        conn.execute(_SESSION_QUERY, {"jti": claims.token_id, "user_uuid": claims.user_uuid})
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise Unauthorized(
+            "the account of this token no longer exists", action="run: leger auth login"
+        )
+    if row["token_revoked"] or claims.generation != int(row["token_generation"] or 0):
+        raise Unauthorized(
+            "this token was logged out", code="token_revoked", action="run: leger auth login"
+        )
+    return public_user(row)
 
 
 def issue_for(

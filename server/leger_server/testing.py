@@ -250,10 +250,11 @@ class PostgresCluster:
     """A private PostgreSQL 15 cluster on 127.0.0.1 in its own temporary directory, started
     by :meth:`start` (initdb and pg_ctl as the postgres user) and removed by :meth:`stop`."""
 
-    def __init__(self, root: Path, port: int) -> None:
+    def __init__(self, root: Path, port: int, options: str = "") -> None:
         self.root = root
         self.port = port
         self.count = 0
+        self.options = options  # the server's -o options, for restart()
 
     def __repr__(self) -> str:
         return f"PostgresCluster(127.0.0.1:{self.port})"
@@ -284,7 +285,24 @@ class PostgresCluster:
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
-        return cls(root, port)
+        return cls(root, port, options)
+
+    def restart(self) -> None:
+        """Stop the server (``-m fast``: every connection is ended, as in a real restart) and
+        start it again on the same port with the same data."""
+        self.pause()
+        self.resume()
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data; :meth:`resume` starts it again."""
+        data = str(self.root / "data")
+        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        data, log = str(self.root / "data"), str(self.root / "log")
+        _as_postgres(
+            str(PG_BIN / "pg_ctl"), "-D", data, "-l", log, "-w", "-o", self.options, "start"
+        )
 
     def stop(self) -> None:
         import shutil

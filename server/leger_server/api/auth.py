@@ -12,7 +12,7 @@ from starlette.routing import Route
 from leger_server.http import ok, read_json_object
 from leger_server.identity import rate_limit_key
 from leger_server.services import services
-from leger_server.session import current_claims, current_user, log_in
+from leger_server.session import authorized, current_claims, current_user, log_in
 
 
 def _client_key(request: Request) -> str:
@@ -31,8 +31,10 @@ async def auth_cli(request: Request) -> JSONResponse:
 
 
 async def auth_validate(request: Request) -> JSONResponse:
-    await services(request).auth_limiter.hit(_client_key(request))
-    user = await current_user(request)
+    limiter, key = services(request).auth_limiter, _client_key(request)
+    # Every attempt counts, a bad token too: the limit is checked first, in the same
+    # thread hand-off as the session check.
+    user = await authorized(request, lambda conn, user: user, first=lambda: limiter.check(key))
     return ok({"user": user})
 
 

@@ -16,15 +16,17 @@ from leger_server.bundles import StagedBundle, inspect_bundle, stage_stream
 from leger_server.errors import ApiError, InvalidInput, UnsupportedMedia
 from leger_server.http import check_length, ok, read_json_object
 from leger_server.services import services
-from leger_server.session import current_user
+from leger_server.session import authorized, current_user
 
 GZIP_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar+gzip")
 
 
 async def list_releases(request: Request) -> JSONResponse:
-    user = await current_user(request)
     name = request.query_params.get("name")
-    items = await run_in_threadpool(services(request).releases.list, user["user_uuid"], name=name)
+    store = services(request).releases
+    items = await authorized(
+        request, lambda conn, user: store.list(user["user_uuid"], name=name, conn=conn)
+    )
     return ok({"releases": items})
 
 
@@ -68,15 +70,19 @@ async def _upload_bundle(request: Request, user_uuid: str) -> JSONResponse:
 
 
 async def latest_release(request: Request) -> JSONResponse:
-    user = await current_user(request)
-    item = await run_in_threadpool(services(request).releases.get, user["user_uuid"], "latest")
+    store = services(request).releases
+    item = await authorized(
+        request, lambda conn, user: store.get(user["user_uuid"], "latest", conn=conn)
+    )
     return ok(item)
 
 
 async def get_release(request: Request) -> JSONResponse:
-    user = await current_user(request)
     ref = request.path_params["ref"]
-    item = await run_in_threadpool(services(request).releases.get, user["user_uuid"], ref)
+    store = services(request).releases
+    item = await authorized(
+        request, lambda conn, user: store.get(user["user_uuid"], ref, conn=conn)
+    )
     return ok(item)
 
 

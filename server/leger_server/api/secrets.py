@@ -10,7 +10,7 @@ from starlette.routing import Route
 from leger_server.errors import InvalidInput
 from leger_server.http import ok, read_json_object
 from leger_server.services import services
-from leger_server.session import current_user
+from leger_server.session import authorized, current_user
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -21,10 +21,13 @@ def _flag(request: Request, name: str) -> bool:
 
 
 async def list_secrets(request: Request) -> JSONResponse:
-    user = await current_user(request)
     include = _flag(request, "include_values")
-    items = await run_in_threadpool(
-        services(request).secrets.list, user["user_uuid"], include_values=include
+    store = services(request).secrets
+    # With values, the store stamps last_accessed in a transaction of its own: harmless to
+    # repeat if authorized() retries after a lost connection.
+    items = await authorized(
+        request,
+        lambda conn, user: store.list(user["user_uuid"], include_values=include, conn=conn),
     )
     return ok({"secrets": items})
 
