@@ -2,18 +2,25 @@
 machine; systemd is the stand-in ``systemctl`` (the same flows under real systemd and podman 5
 are in tests/systemd/test_deploy_systemd.py).
 
+* ``--dry-run`` (text and ``--json``) lists the secrets a real change would create or refuse
+  for, and changes nothing;
+* a change that fails and is rolled back removes the podman secrets it created, and only those;
 * a secret two services share is not removed by one of them while the other still names it.
 """
 
 from __future__ import annotations
 
+import json
 import secrets as pysecrets
+import subprocess
+from pathlib import Path
 
 import pytest
 
 import leger_plugin_podman.plugin
 import leger_plugin_setec.plugin
 from leger_core.models import SecretValue
+from leger_plugin_deploy.authoring import refresh_manifest_file
 
 pytestmark = pytest.mark.podman
 
@@ -55,6 +62,162 @@ def podman_secrets(home, podman_env, legerd_daemon, leger_register, monkeypatch)
     yield Secrets()
     for name in podman_env.secret_names():
         podman_env.run(["secret", "rm", name])
+
+
+def _release(path: Path, files: dict[str, str]) -> str:
+    """A git repository holding ``files`` (and its manifest.json) at ``path``."""
+    path.mkdir()
+    for name, text in files.items():
+        (path / name).write_text(text)
+    refresh_manifest_file(path)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "release"]):
+        subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True)
+    return str(path)
+
+
+# --- dry run ------------------------------------------------------------------------------------
+
+
+def test_dry_run_lists_the_secrets_a_real_install_would_refuse_and_changes_nothing(
+    cli, repo, podman_secrets, machine, systemctl
+):
+    podman_secrets.put("openai_api_key", "litellm_master_key")
+    podman_secrets.create_by_hand("postgres_password", b"made by hand")
+    before = machine(), podman_secrets.names()
+
+    dry = cli("deploy", "install", str(repo.path), "--dry-run", expect=3)
+    assert (
+        "podman secrets (podman strategy): there: postgres_password; would create: "
+        "litellm_master_key, openai_api_key; MISSING: anthropic_api_key"
+    ) in dry.stdout
+    assert "Dry run: nothing was changed." in dry.stdout
+    assert "anthropic_api_key (Secret= of litellm, env ANTHROPIC_API_KEY)" in dry.stderr
+
+    as_json = cli("deploy", "install", str(repo.path), "--dry-run", "--json", expect=3)
+    (row,) = json.loads(as_json.stdout)
+    assert row["name"] == "ai-stack" and row["action"] == "install"
+    assert {"litellm.service", "postgres.service"} <= set(row["start"])
+    assert row["secrets"] == {
+        "strategy": "podman",
+        "present": ["postgres_password"],
+        "create": ["litellm_master_key", "openai_api_key"],
+        "missing": [
+            {
+                "name": "anthropic_api_key",
+                "service": "litellm",
+                "env": "ANTHROPIC_API_KEY",
+                "reference": "anthropic_api_key",
+                "backend": "setec",
+            }
+        ],
+    }
+    assert (machine(), podman_secrets.names()) == before
+    assert systemctl.calls() == []
+
+    # Exactly what the real install refuses for.
+    real = cli("deploy", "install", str(repo.path), "--yes", expect=3)
+    refused = [line.split()[0] for line in real.stderr.splitlines() if "(Secret= of" in line]
+    assert refused == [m["name"] for m in row["secrets"]["missing"]]
+    assert (machine(), podman_secrets.names()) == before
+
+    # With every value there, the dry run says what it would create, and still creates nothing.
+    podman_secrets.put("anthropic_api_key")
+    dry = cli("deploy", "install", str(repo.path), "--dry-run")
+    assert "would create: anthropic_api_key, litellm_master_key, openai_api_key" in dry.stdout
+    assert "MISSING" not in dry.stdout
+    (row,) = json.loads(cli("deploy", "install", str(repo.path), "--dry-run", "--json").stdout)
+    assert row["secrets"]["missing"] == []
+    assert (machine(), podman_secrets.names()) == before
+    for value in podman_secrets.values.values():
+        assert value not in dry.output + as_json.output
+
+
+def test_update_dry_run_lists_a_new_missing_secret(cli, repo, podman_secrets, machine):
+    podman_secrets.put(*NAMED)
+    cli("deploy", "install", str(repo.path), "--yes")
+    text = repo.read("litellm.container").decode()
+    text = text.replace("[Container]\n", "[Container]\nSecret=groq_api_key,type=env,target=GROQ\n")
+    repo.commit("groq", litellm__container=text)
+    before = machine(), podman_secrets.names()
+
+    dry = cli("update", "ai-stack", "--dry-run", expect=3)
+    assert "MISSING: groq_api_key" in dry.stdout
+    assert "there: anthropic_api_key, litellm_master_key, openai_api_key, postgres_password" in (
+        dry.stdout
+    )
+    assert "groq_api_key (Secret= of litellm, env GROQ)" in dry.stderr
+    rows = json.loads(cli("update", "--dry-run", "--json", expect=3).stdout)
+    assert [(r["name"], r["action"], r["changes"]["changed"]) for r in rows] == [
+        ("ai-stack", "update", ["litellm.container"])
+    ]
+    assert [m["name"] for m in rows[0]["secrets"]["missing"]] == ["groq_api_key"]
+    assert (machine(), podman_secrets.names()) == before
+
+
+def test_json_without_dry_run_is_refused_and_changes_nothing(cli, repo, machine, systemctl):
+    before = machine()
+    for args in (["deploy", "install", str(repo.path)], ["update"], ["deploy", "rollback", "x"]):
+        result = cli(*args, "--json", "--yes", expect=2)
+        assert "--json goes with --dry-run" in result.output
+    assert machine() == before and systemctl.calls() == []
+
+
+# --- a failed change removes what it created ------------------------------------------------------
+
+
+def test_a_failed_install_removes_the_podman_secrets_it_created_and_only_those(
+    cli, repo, podman_secrets, machine, systemctl
+):
+    podman_secrets.put(*NAMED)
+    podman_secrets.create_by_hand("postgres_password", b"made by hand")
+    systemctl.fail("is-active litellm.service")
+    failed = cli("deploy", "install", str(repo.path), "--yes", expect=1)
+    assert "Rolled back" in failed.stderr
+    assert (
+        "Removed the podman secrets it had created: anthropic_api_key, litellm_master_key, "
+        "openai_api_key"
+    ) in failed.stderr
+    # The one that was there before stays.
+    assert podman_secrets.names() == ["postgres_password"]
+    assert [path for path, data in machine().items() if data is not None] == []  # no file
+
+    systemctl.ok()
+    cli("deploy", "install", str(repo.path), "--yes")
+    assert podman_secrets.names() == NAMED
+
+
+def test_a_failed_update_removes_only_the_secret_it_created(cli, repo, podman_secrets, systemctl):
+    podman_secrets.put(*NAMED, "groq_api_key")
+    cli("deploy", "install", str(repo.path), "--yes")
+    assert podman_secrets.names() == NAMED
+    text = repo.read("litellm.container").decode()
+    text = text.replace("[Container]\n", "[Container]\nSecret=groq_api_key,type=env,target=GROQ\n")
+    repo.commit("groq", litellm__container=text)
+    systemctl.fail("is-active litellm.service")
+    failed = cli("update", "ai-stack", "--yes", expect=1)
+    assert "Created podman secrets (podman strategy): groq_api_key" in failed.stdout
+    assert "Removed the podman secrets it had created: groq_api_key" in failed.stderr
+    assert podman_secrets.names() == NAMED
+
+
+def test_a_secret_it_created_that_another_deployment_names_is_kept(
+    cli, repo, podman_secrets, systemctl, home, tmp_path
+):
+    """Another deployment (installed with the check off) names openai_api_key: an install
+    that creates it and then fails leaves it, and says why."""
+    podman_secrets.put(*NAMED)
+    config = home / "leger-config.toml"
+    with_podman = config.read_text()
+    config.write_text(with_podman.replace('"podman"', '"none"', 1))
+    web = "[Container]\nImage=localhost/web\nSecret=openai_api_key,type=env,target=KEY\n"
+    cli("deploy", "install", _release(tmp_path / "web", {"web.container": web}), "--yes")
+    config.write_text(with_podman)
+    assert podman_secrets.names() == []
+    systemctl.fail("is-active litellm.service")
+    failed = cli("deploy", "install", str(repo.path), "--yes", expect=1)
+    assert "Removed the podman secrets it had created: anthropic_api_key, " in failed.stderr
+    assert "Kept podman secrets it had created: openai_api_key (named by web)" in failed.stderr
+    assert podman_secrets.names() == ["openai_api_key"]
 
 
 # --- a shared secret ------------------------------------------------------------------------------
