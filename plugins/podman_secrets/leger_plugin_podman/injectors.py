@@ -129,8 +129,13 @@ class PodmanInjector:
         return self._store
 
     # what differs between the podman and the driver injector
-    def _create(self, name: str, data: bytes, labels: dict[str, str]) -> None:
-        self.store.create(name, data, labels)
+    def _create(
+        self, name: str, data: bytes, labels: dict[str, str], replace: bool = False
+    ) -> None:
+        if replace:
+            self.store.replace(name, data, labels)
+        else:
+            self.store.create(name, data, labels)
 
     def inject(self, service: str, secrets: Mapping[str, SecretValue]) -> InjectResult:
         checked = self._checked(service, secrets)
@@ -224,12 +229,10 @@ class PodmanInjector:
         # made for this service and no longer named by it: gone, unless another service
         # names it (the label records only the first service of a shared name)
         plan.remove, kept = self._unused(sorted(n for n in existing if n not in wanted), service)
-        for env in plan.replace:
-            self.store.remove(name_of(env))
         for env in plan.create + plan.replace:
             data, labels = items[env]
             all_labels = {LABEL_SERVICE: service, LABEL_ENV: env, **labels}
-            self._create(name_of(env), data, all_labels)
+            self._create(name_of(env), data, all_labels, replace=env in plan.replace)
         for name in plan.remove:
             self.store.remove(name)
         return InjectResult(
@@ -261,8 +264,11 @@ class DriverInjector(PodmanInjector):
         super().__init__(leger, url=url)
         self.options = driver_options(backend=backend)
 
-    def _create(self, name: str, data: bytes, labels: dict[str, str]) -> None:
-        self.store.create(name, data, labels, driver="shell", driver_opts=self.options)
+    def _create(
+        self, name: str, data: bytes, labels: dict[str, str], replace: bool = False
+    ) -> None:
+        how = self.store.replace if replace else self.store.create
+        how(name, data, labels, driver="shell", driver_opts=self.options)
 
     def _driver_matches(self, driver: dict[str, Any]) -> bool:
         return bool(driver.get("Name") == "shell" and driver.get("Options") == self.options)
