@@ -167,8 +167,12 @@ def test_example_release_installs_updates_and_rolls_back_under_systemd(machine: 
     # A rotation reaches the same podman secret through `leger inject podman` and a restart.
     values["openai_api_key (rotated)"] = rotated = "sk-" + secrets.token_hex(12)
     machine.exec([LEGER, "local", "put", "--activate", "openai_api_key"], input=rotated)
+    created = ["podman", "secret", "inspect", "openai_api_key", "--format", "{{.CreatedAt}}"]
+    created_before = machine.exec(created).stdout
     inject = machine.exec([LEGER, "inject", "podman", "litellm"]).stdout
     assert "replaced: OPENAI_API_KEY" in inject
+    # podman 5's own replace: the same secret, updated (remove + create would make a new one)
+    assert machine.exec(created).stdout == created_before
     machine.systemctl("restart", "litellm.service")
     assert env_hash(machine, "ai-stack-litellm", "OPENAI_API_KEY") == sha256(rotated)
 

@@ -12,7 +12,7 @@ from leger_core.context import Leger
 from leger_core.errors import LegerError
 from leger_plugin_deploy.deployer import Deployer, describe_source
 from leger_plugin_deploy.diff import render
-from leger_plugin_deploy.ensure import ensure_secrets
+from leger_plugin_deploy.ensure import ReleaseSecrets, SecretsCheck
 from leger_plugin_deploy.installer import Plan
 from leger_plugin_deploy.state import Deployment, deploy_lock, short
 
@@ -65,19 +65,103 @@ def run_plan(deployer: Deployer, plan: Plan, *, yes: bool, dry_run: bool) -> boo
         if plan.old is not None:
             _report(deployer, plan.old, "check")
         return False
-    show_plan(deployer, plan, contents=True)
     if dry_run:
-        click.echo("Dry run: nothing was changed.")
+        show_dry_run(deployer, plan)
         return False
+    show_plan(deployer, plan, contents=True)
     if not yes and not click.confirm(f"Apply these changes to {plan.name}?", default=False):
         click.echo("Nothing was changed.")
         return False
     # The podman secrets the release names exist before any unit starts (or nothing changes).
-    ensure_secrets(deployer.leger, plan.new, click.echo)
-    state = deployer.installer.apply(plan)
+    secrets = ReleaseSecrets(deployer.leger, plan.new)
+    secrets.ensure(click.echo)
+    try:
+        state = deployer.installer.apply(plan)
+    except BaseException:
+        # the change was undone: so are the podman secrets made for it
+        secrets.undo(lambda message: click.echo(message, err=True))
+        raise
     _summary(deployer, plan, state)
     _report(deployer, state, plan.action)
     return True
+
+
+def plan_json(plan: Plan, secrets: SecretsCheck | None) -> dict[str, Any]:
+    return {
+        "name": plan.name,
+        "action": plan.action,
+        "version": plan.new.version,
+        "previous_version": plan.old.version if plan.old else None,
+        "up_to_date": plan.up_to_date,
+        "changes": plan.changes.as_dict(),
+        "restart": plan.restart,
+        "start": plan.start,
+        "stop": plan.stop,
+        "secrets": secrets.to_json() if secrets is not None else None,
+    }
+
+
+def check_plan(deployer: Deployer, plan: Plan) -> SecretsCheck | None:
+    """The podman secrets a change would find, create or refuse for; no value is read."""
+    return None if plan.up_to_date else ReleaseSecrets(deployer.leger, plan.new).check()
+
+
+def show_dry_run(deployer: Deployer, plan: Plan) -> None:
+    """The plan and its podman secrets; raises what the real change would raise for missing
+    secrets (exit 3), after showing it. Nothing is changed."""
+    show_plan(deployer, plan, contents=True)
+    secrets = check_plan(deployer, plan)
+    if secrets is not None and secrets.strategy != "none":
+        parts = [
+            f"{label}: {', '.join(n.name for n in items)}"
+            for label, items in (
+                ("there", secrets.present),
+                ("would create", secrets.create),
+                ("MISSING", secrets.missing),
+            )
+            if items
+        ]
+        if parts:
+            click.echo(f"  podman secrets ({secrets.strategy} strategy): {'; '.join(parts)}")
+    click.echo("Dry run: nothing was changed.")
+    if secrets is not None and secrets.missing:
+        raise secrets.error()
+
+
+def dry_run_json(deployer: Deployer, plans: list[Plan | Deployment]) -> None:
+    """``--dry-run --json``: one object per deployment (a :class:`Deployment` is one whose
+    source has nothing newer); exit 3 when a real change would be refused for missing
+    secrets."""
+    rows: list[dict[str, Any]] = []
+    refused: list[LegerError] = []
+    for plan in plans:
+        if isinstance(plan, Deployment):
+            rows.append(
+                {"name": plan.name, "action": "update", "version": plan.version,
+                 "previous_version": plan.version, "up_to_date": True,
+                 "changes": {"added": [], "changed": [], "removed": []},
+                 "restart": [], "start": [], "stop": [], "secrets": None}
+            )  # fmt: skip
+            continue
+        secrets = check_plan(deployer, plan)
+        rows.append(plan_json(plan, secrets))
+        if secrets is not None and secrets.missing:
+            refused.append(secrets.error())
+    click.echo(json.dumps(rows, indent=2))
+    if len(refused) == 1:
+        raise refused[0]
+    if refused:
+        error = LegerError(
+            "the release names podman secrets that do not exist in "
+            f'{len(refused)} deployments (see "missing"); nothing was changed'
+        )
+        error.exit_code = refused[0].exit_code
+        raise error
+
+
+def _json_needs_dry_run(as_json: bool, dry_run: bool) -> None:
+    if as_json and not dry_run:
+        raise click.UsageError("--json goes with --dry-run (it shows the plan as JSON)")
 
 
 def _summary(deployer: Deployer, plan: Plan, state: Deployment) -> None:
@@ -132,17 +216,20 @@ def deploy_group() -> None:
     help="Replace files changed outside leger (kept as the backup: rollback brings them back).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as JSON.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def install_command(
     leger: Leger, source: str, name: str | None, branch: str | None, kind: str | None,
-    version: str | None, allow_insecure: bool, force: bool, dry_run: bool, yes: bool,
+    version: str | None, allow_insecure: bool, force: bool, dry_run: bool, as_json: bool,
+    yes: bool,
 ) -> None:  # fmt: skip
     """Install the release SOURCE: a git URL (https, ssh, file://) or repository path, a bundle
     .tar.gz, a manifest URL, or the name of a release of your leger account.
 
     A release is code you trust: its quadlets run commands as you (ExecStartPre=, the
     containers themselves)."""
+    _json_needs_dry_run(as_json, dry_run)
     deployer = _deployer(leger)
     with deploy_lock():
         _recover(deployer)
@@ -150,6 +237,9 @@ def install_command(
             source, name=name, branch=branch, kind=kind, version=version, force=force,
             allow_insecure=allow_insecure,
         )  # fmt: skip
+        if as_json:
+            dry_run_json(deployer, [plan])
+            return
         run_plan(deployer, plan, yes=yes, dry_run=dry_run)
 
 
@@ -176,14 +266,25 @@ def diff_command(leger: Leger, name: str) -> None:
     help="Replace files changed outside leger (kept as the backup: rollback brings them back).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as JSON.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def update_command(leger: Leger, name: str | None, force: bool, dry_run: bool, yes: bool) -> None:
+def update_command(
+    leger: Leger, name: str | None, force: bool, dry_run: bool, as_json: bool, yes: bool
+) -> None:
     """Bring deployments (all, or NAME) up to their source's newest version."""
+    _json_needs_dry_run(as_json, dry_run)
     deployer = _deployer(leger)
     with deploy_lock():
         _recover(deployer)
         names = [name] if name else deployer.store.names()
+        if as_json:
+            plans = [
+                deployer.plan_update(each, force=force) or deployer.store.get(each)
+                for each in names
+            ]
+            dry_run_json(deployer, plans)
+            return
         if not names:
             click.echo("No deployments installed; see `leger deploy install`.")
             return
@@ -221,14 +322,21 @@ def update_command(leger: Leger, name: str | None, force: bool, dry_run: bool, y
     help="Replace files changed outside leger (kept as the backup: rollback brings them back).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: the plan as JSON.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def rollback_command(leger: Leger, name: str, force: bool, dry_run: bool, yes: bool) -> None:
+def rollback_command(
+    leger: Leger, name: str, force: bool, dry_run: bool, as_json: bool, yes: bool
+) -> None:
     """Put back the files NAME had before its last change, byte for byte."""
+    _json_needs_dry_run(as_json, dry_run)
     deployer = _deployer(leger)
     with deploy_lock():
         _recover(deployer)
         plan = deployer.plan_rollback(name, force=force)
+        if as_json:
+            dry_run_json(deployer, [plan])
+            return
         run_plan(deployer, plan, yes=yes, dry_run=dry_run)
 
 

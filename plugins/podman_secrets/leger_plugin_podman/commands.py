@@ -163,7 +163,7 @@ def install_command(print_only: bool, path: Path | None, make_default: bool) -> 
 
 
 def _report(result_extra: dict[str, str], service: str, strategy: str) -> None:
-    for key in ("created", "replaced", "unchanged", "removed"):
+    for key in ("created", "replaced", "unchanged", "removed", "kept"):
         if result_extra.get(key):
             click.echo(f"{key}: {result_extra[key]}")
     click.echo(f"# Add to {service}.container ({strategy} strategy):")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,8 +129,13 @@ class PodmanInjector:
         return self._store
 
     # what differs between the podman and the driver injector
-    def _create(self, name: str, data: bytes, labels: dict[str, str]) -> None:
-        self.store.create(name, data, labels)
+    def _create(
+        self, name: str, data: bytes, labels: dict[str, str], replace: bool = False
+    ) -> None:
+        if replace:
+            self.store.replace(name, data, labels)
+        else:
+            self.store.create(name, data, labels)
 
     def inject(self, service: str, secrets: Mapping[str, SecretValue]) -> InjectResult:
         checked = self._checked(service, secrets)
@@ -151,8 +156,37 @@ class PodmanInjector:
 
     def remove(self, service: str) -> None:
         check_service(service)
-        for info in self.store.labelled(LABEL_SERVICE, service):
-            self.store.remove(info["Spec"]["Name"])
+        names = [info["Spec"]["Name"] for info in self.store.labelled(LABEL_SERVICE, service)]
+        for name in self._unused(names, service)[0]:
+            self.store.remove(name)
+
+    def users_of(self, names: Iterable[str], *, but: str | None = None) -> dict[str, list[str]]:
+        """podman secret name → the services (other than ``but``) whose needs name it: a
+        release's ``Secret=`` name, else ``<service>_<env>``. A secret's label records only
+        the service it was made for, but a release may share one name between services
+        (``postgres_password`` in litellm and postgres). Raises :class:`LegerError` when a
+        service's needs cannot be read (then nobody can tell whether it uses one)."""
+        wanted = set(names)
+        users: dict[str, list[str]] = {}
+        if self.leger is None or not wanted:
+            return users
+        for other in self.leger.service_names():
+            if other == but:
+                continue
+            for item in self.leger.service_secrets(other):
+                name = item.podman_name or podman_secret_name(other, item.env)
+                if name in wanted and other not in users.setdefault(name, []):
+                    users[name].append(other)
+        return {name: found for name, found in users.items() if found}
+
+    def _unused(self, names: list[str], service: str) -> tuple[list[str], list[str]]:
+        """(``names`` no service but ``service`` names (see :meth:`users_of`), the others as
+        ``name (named by a, b)``)."""
+        if not names:
+            return [], []
+        used = self.users_of(names, but=service)
+        kept = [f"{name} (named by {', '.join(used[name])})" for name in names if name in used]
+        return [name for name in names if name not in used], kept
 
     def _checked(self, service: str, secrets: Mapping[str, Any]) -> Mapping[str, Any]:
         check_service(service)
@@ -192,13 +226,13 @@ class PodmanInjector:
             else:
                 plan.replace.append(env)
         wanted = {name_of(env) for env in items}
-        plan.remove = sorted(n for n in existing if n not in wanted)
-        for env in plan.replace:
-            self.store.remove(name_of(env))
+        # made for this service and no longer named by it: gone, unless another service
+        # names it (the label records only the first service of a shared name)
+        plan.remove, kept = self._unused(sorted(n for n in existing if n not in wanted), service)
         for env in plan.create + plan.replace:
             data, labels = items[env]
             all_labels = {LABEL_SERVICE: service, LABEL_ENV: env, **labels}
-            self._create(name_of(env), data, all_labels)
+            self._create(name_of(env), data, all_labels, replace=env in plan.replace)
         for name in plan.remove:
             self.store.remove(name)
         return InjectResult(
@@ -212,6 +246,7 @@ class PodmanInjector:
                 "replaced": ",".join(plan.replace),
                 "unchanged": ",".join(plan.unchanged),
                 "removed": ",".join(plan.remove),
+                "kept": ", ".join(kept),
                 "quadlet": quadlet_lines(service, sorted(items), names),
             },
         )
@@ -229,8 +264,11 @@ class DriverInjector(PodmanInjector):
         super().__init__(leger, url=url)
         self.options = driver_options(backend=backend)
 
-    def _create(self, name: str, data: bytes, labels: dict[str, str]) -> None:
-        self.store.create(name, data, labels, driver="shell", driver_opts=self.options)
+    def _create(
+        self, name: str, data: bytes, labels: dict[str, str], replace: bool = False
+    ) -> None:
+        how = self.store.replace if replace else self.store.create
+        how(name, data, labels, driver="shell", driver_opts=self.options)
 
     def _driver_matches(self, driver: dict[str, Any]) -> bool:
         return bool(driver.get("Name") == "shell" and driver.get("Options") == self.options)

@@ -3,8 +3,10 @@
 Podman 4.3 has no ``--replace`` and cannot show a secret's value, so "leave unchanged values
 alone" needs a fingerprint: each secret Leger creates carries a label ``leger.digest``, an
 HMAC-SHA256 of the value under a random key kept in Leger's state directory (0600). The label
-says nothing about the value to anyone without that key. A changed value is replaced by removing
-and creating the secret (containers already created keep what they were given).
+says nothing about the value to anyone without that key. A changed value is replaced with
+podman's own ``replace`` (podman 5: one step under podman's lock, the secret never missing);
+a podman without it (4.3 ignores the parameter and answers "name in use") gets the secret
+removed and created again. Containers already created keep what they were given either way.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class PodmanSecretStore:
 
         self.url = url
         self.client = PodmanClient(base_url=url)
+        # whether this podman knows ``replace`` on create; None until a replace has asked
+        self.can_replace: bool | None = None
 
     def __repr__(self) -> str:
         return f"PodmanSecretStore({self.url!r})"
@@ -129,8 +133,11 @@ class PodmanSecretStore:
         *,
         driver: str | None = None,
         driver_opts: Mapping[str, str] | None = None,
+        replace: bool = False,
     ) -> str:
         params: dict[str, str] = {"name": name, "labels": json.dumps(dict(labels))}
+        if replace:
+            params["replace"] = "true"
         if driver:
             params["driver"] = driver
         if driver_opts:
@@ -138,6 +145,31 @@ class PodmanSecretStore:
         response = self._call("post", "/secrets/create", params=params, data=data)
         sid: str = response.json()["ID"]
         return sid
+
+    def replace(
+        self,
+        name: str,
+        data: bytes,
+        labels: Mapping[str, str],
+        *,
+        driver: str | None = None,
+        driver_opts: Mapping[str, str] | None = None,
+    ) -> str:
+        """Give the existing secret ``name`` new data, labels and driver: podman's ``replace``
+        where podman has it, else remove and create (what this podman can do is learnt from
+        its answer to the first replace, once per store)."""
+        if self.can_replace is not False:
+            try:
+                sid = self.create(
+                    name, data, labels, driver=driver, driver_opts=driver_opts, replace=True
+                )
+            except ConflictError:  # "name in use": a podman that ignores ``replace`` (< 4.7?)
+                self.can_replace = False
+            else:
+                self.can_replace = True
+                return sid
+        self.remove(name)
+        return self.create(name, data, labels, driver=driver, driver_opts=driver_opts)
 
     def remove(self, name: str) -> bool:
         return self._call("delete", f"/secrets/{name}") is not None

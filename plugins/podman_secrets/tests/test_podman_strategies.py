@@ -253,3 +253,26 @@ def test_a_service_whose_podman_secret_name_podman_refuses_is_refused_before_any
     own = podman_env.run(["secret", "create", "web@1_openai_api_key", "-"], input=b"x", check=False)
     assert own.returncode != 0 and b"invalid secret name" in own.stderr
     assert podman_env.secret_names() == before
+
+
+def test_replace_falls_back_to_remove_and_create_on_a_podman_without_it(podman_env):
+    """podman 4.3 ignores ``replace`` on create (answers "name in use"): the store learns that
+    once and removes and creates instead; the new value and labels are what podman holds.
+    (podman 5's own replace is used under real systemd: tests/systemd/test_deploy_systemd.py.)"""
+    from leger_plugin_podman.store import PodmanSecretStore
+
+    store = PodmanSecretStore(podman_env.service())
+    name = "leger_replace_probe"
+    try:
+        store.create(name, b"one", {"leger.digest": "a"})
+        store.replace(name, b"two", {"leger.digest": "b"})
+        version = podman_env.run(["version", "--format", "{{.Server.Version}}"]).stdout
+        if version.decode().startswith("4.3."):
+            assert store.can_replace is False
+        assert podman_env.secret_inspect(name)["Spec"]["Labels"] == {"leger.digest": "b"}  # type: ignore[index]
+        store.replace(name, b"three", {"leger.digest": "c"})  # asks podman nothing new
+        out = podman_env.run_container(["--secret", f"{name},type=env,target=V"], 'printf %s "$V"')
+        assert out.stdout == b"three"
+    finally:
+        store.remove(name)
+        store.close()
