@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from leger_core.unixhttp import accepts
 from leger_testkit.procs import stop
 from leger_testkit.userenv import user_env
 
@@ -157,18 +158,6 @@ class Demo:
 
     def done(self) -> None:
         print(f"\nDemo finished in {time.monotonic() - self.started:.1f}s.")
-
-
-def accepts(path: Path) -> bool:
-    """Whether a Unix socket at ``path`` accepts a connection."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(path))
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
 
 
 def free_port() -> int:
