@@ -18,14 +18,7 @@ from typing import Any, NoReturn
 
 import httpx
 
-from leger_core.errors import (
-    ConflictError,
-    DeniedError,
-    InvalidInputError,
-    LegerError,
-    NotFoundError,
-    UnavailableError,
-)
+from leger_core import errors
 from leger_core.models import SecretValue
 from leger_core.unixhttp import Closing
 
@@ -141,7 +134,7 @@ class CloudClient(Closing):
         try:
             text = value.reveal_text()
         except ValueError:
-            raise InvalidInputError(
+            raise errors.InvalidInputError(
                 f"the value of {name!r} is not UTF-8 text; leger-server stores text values"
             ) from None
         data: dict[str, Any] = self._request(
@@ -200,7 +193,7 @@ class CloudClient(Closing):
         try:
             total = path.stat().st_size
         except OSError as exc:
-            raise NotFoundError(f"cannot read bundle {path}: {exc.strerror}") from None
+            raise errors.NotFoundError(f"cannot read bundle {path}: {exc.strerror}") from None
 
         def chunks() -> Iterator[bytes]:
             sent = 0
@@ -253,7 +246,7 @@ class CloudClient(Closing):
                             if progress:
                                 progress(done, total)
                     if expected and digest.hexdigest() != expected:
-                        raise LegerError(
+                        raise errors.LegerError(
                             f"the download of release {version} does not match its sha256"
                         )
                     os.replace(tmp, dest)
@@ -289,13 +282,13 @@ class CloudClient(Closing):
         except httpx.HTTPError as exc:
             raise self._network_error(exc) from None
 
-    def _network_error(self, exc: httpx.HTTPError) -> UnavailableError:
+    def _network_error(self, exc: httpx.HTTPError) -> errors.UnavailableError:
         reason = type(exc).__name__
         if isinstance(exc, httpx.ConnectError):
             reason = "connection refused or host unreachable"
         elif isinstance(exc, httpx.TimeoutException):
             reason = "timed out"
-        return UnavailableError(
+        return errors.UnavailableError(
             f"cannot reach leger-server at {self.server_url}: {reason}",
             hint="check the URL and that the server is running",
         )
@@ -307,11 +300,11 @@ class CloudClient(Closing):
         try:
             body = resp.json()
         except ValueError:
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"{self.server_url} answered {resp.status_code} without JSON; is it leger-server?"
             ) from None
         if not isinstance(body, dict) or body.get("success") is not True:
-            raise LegerError(f"unexpected answer from {self.server_url} about {what}")
+            raise errors.LegerError(f"unexpected answer from {self.server_url} about {what}")
         return body.get("data")
 
     def _raise_for(self, resp: httpx.Response, what: str) -> NoReturn:
@@ -326,18 +319,22 @@ class CloudClient(Closing):
         status = resp.status_code
         text = f"{what}: {message}"
         if status == 401:
-            raise DeniedError(f"not logged in to {self.server_url} ({message})", hint=LOGIN_HINT)
+            raise errors.DeniedError(
+                f"not logged in to {self.server_url} ({message})", hint=LOGIN_HINT
+            )
         if status == 403:
-            raise DeniedError(text, hint=action)
+            raise errors.DeniedError(text, hint=action)
         if status == 404:
-            raise NotFoundError(f"{what} not found" if code == "not_found" else text)
+            raise errors.NotFoundError(f"{what} not found" if code == "not_found" else text)
         if status == 409:
-            raise ConflictError(text, hint=action)
+            raise errors.ConflictError(text, hint=action)
         if status in (400, 413, 415, 422):
-            raise InvalidInputError(text, hint=action)
+            raise errors.InvalidInputError(text, hint=action)
         if status == 429:
-            raise UnavailableError(text, hint=action or "wait a minute and try again")
-        raise UnavailableError(f"leger-server at {self.server_url} failed on {what}: {message}")
+            raise errors.UnavailableError(text, hint=action or "wait a minute and try again")
+        raise errors.UnavailableError(
+            f"leger-server at {self.server_url} failed on {what}: {message}"
+        )
 
 
 def _seg(value: str) -> str:
@@ -369,7 +366,7 @@ def local_bundle_name(headers: Mapping[str, str], ref: str | int) -> str:
     if not version and str(ref).isdigit():
         version = str(ref)
     if not re.fullmatch(r"[1-9][0-9]{0,8}", version):
-        raise InvalidInputError(
+        raise errors.InvalidInputError(
             f"the server sent no usable version for release {ref} ({version[:40]!r})",
             hint="name the file with -o FILE",
         )
@@ -378,7 +375,7 @@ def local_bundle_name(headers: Mapping[str, str], ref: str | int) -> str:
     suffix = f"-v{version}.tar.gz"
     name = name[: -len(suffix)] if name.endswith(suffix) else name.removesuffix(".tar.gz")
     if not re.fullmatch(_BUNDLE_STEM, name):
-        raise InvalidInputError(
+        raise errors.InvalidInputError(
             f"refused to save release {ref} as {name[:80]!r}: a downloaded bundle's name may "
             "not start with a dot or hold a path separator",
             hint="name the file with -o FILE",
